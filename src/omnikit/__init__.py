@@ -1,0 +1,95 @@
+"""omnikit: one customer, one timeline, one case, on every channel.
+
+Everything public is importable from here::
+
+    from omnikit import Omnikit, CaseStatus
+
+    kit = Omnikit("sqlite:///:memory:", default_region="NL")
+    jan = kit.customers.identify(email="jan@example.nl", phone="020 123 4567")
+    kit.record(customer=jan.id, channel="phone", direction="inbound", kind="call")
+"""
+
+from omnikit.cases import Cases
+from omnikit.channels import BUILTIN_CHANNELS, ChannelRegistry
+from omnikit.customers import Customers
+from omnikit.errors import (
+    AmbiguousIdentityError,
+    ConflictError,
+    InvalidIdentityError,
+    InvalidTransitionError,
+    NotFoundError,
+    OmnikitError,
+    StoreError,
+    UnknownChannelError,
+    ValidationError,
+)
+from omnikit.identity import (
+    normalize_address,
+    normalize_email,
+    normalize_external_id,
+    normalize_handle,
+    normalize_phone,
+)
+from omnikit.kit import Omnikit, RecordData
+from omnikit.model import (
+    TRANSITIONS,
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Channel,
+    ChannelSummary,
+    Customer,
+    CustomerCard,
+    DeliveryStatus,
+    Direction,
+    Identity,
+    IdentityKind,
+    Interaction,
+    Journey,
+    PostalAddress,
+    Priority,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BUILTIN_CHANNELS",
+    "TRANSITIONS",
+    "AmbiguousIdentityError",
+    "Attachment",
+    "Case",
+    "CaseEvent",
+    "CaseStatus",
+    "Cases",
+    "Channel",
+    "ChannelRegistry",
+    "ChannelSummary",
+    "ConflictError",
+    "Customer",
+    "CustomerCard",
+    "Customers",
+    "DeliveryStatus",
+    "Direction",
+    "Identity",
+    "IdentityKind",
+    "Interaction",
+    "InvalidIdentityError",
+    "InvalidTransitionError",
+    "Journey",
+    "NotFoundError",
+    "Omnikit",
+    "OmnikitError",
+    "PostalAddress",
+    "Priority",
+    "RecordData",
+    "StoreError",
+    "UnknownChannelError",
+    "ValidationError",
+    "__version__",
+    "normalize_address",
+    "normalize_email",
+    "normalize_external_id",
+    "normalize_handle",
+    "normalize_phone",
+]

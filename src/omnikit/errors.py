@@ -1,0 +1,80 @@
+"""Every error omnikit raises for something a caller can cause.
+
+The tree::
+
+    OmnikitError
+    ├── ValidationError              a value breaks a rule (also a ValueError)
+    │   ├── InvalidIdentityError     a phone number, e-mail, handle, id or address
+    │   └── UnknownChannelError      a channel id that is not registered
+    ├── NotFoundError                no customer, case or interaction with that id
+    │                                (also a LookupError)
+    ├── ConflictError                the request contradicts what is stored
+    │   └── AmbiguousIdentityError   identifiers that belong to different customers
+    ├── InvalidTransitionError       a case status change the lifecycle forbids
+    └── StoreError                   the database failed or cannot be used
+
+Driver errors (``sqlite3``, ``psycopg``) and pydantic errors are translated at the
+seam; none of them reaches a caller of the facade. Messages name the offending value
+and the rule it broke, so that a log line alone explains the failure.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AmbiguousIdentityError",
+    "ConflictError",
+    "InvalidIdentityError",
+    "InvalidTransitionError",
+    "NotFoundError",
+    "OmnikitError",
+    "StoreError",
+    "UnknownChannelError",
+    "ValidationError",
+]
+
+
+class OmnikitError(Exception):
+    """Base class of every error omnikit raises for something a caller can cause."""
+
+
+class ValidationError(OmnikitError, ValueError):
+    """A value given to omnikit breaks a rule (too long, wrong type, naive datetime)."""
+
+
+class InvalidIdentityError(ValidationError):
+    """A phone number, e-mail address, handle, external id or address cannot be used."""
+
+
+class UnknownChannelError(ValidationError):
+    """A channel id that is not in the kit's channel registry."""
+
+
+class NotFoundError(OmnikitError, LookupError):
+    """No customer, case or interaction has the given id."""
+
+
+class ConflictError(OmnikitError):
+    """The request contradicts what is already stored.
+
+    For example an external id that is already recorded for another customer, or a
+    channel id registered twice.
+    """
+
+
+class AmbiguousIdentityError(ConflictError):
+    """The identifiers given point at more than one existing customer.
+
+    ``customer_ids`` lists the customers involved, in a stable order.
+    """
+
+    def __init__(self, message: str, customer_ids: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.customer_ids = customer_ids
+
+
+class InvalidTransitionError(OmnikitError):
+    """A case status change that the case lifecycle does not allow."""
+
+
+class StoreError(OmnikitError):
+    """The store failed: it cannot be opened, is locked too long, or went away."""

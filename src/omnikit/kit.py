@@ -1,0 +1,349 @@
+"""The ``Omnikit`` facade: the one object an application holds.
+
+It wires the channel registry, identity normalisation and the store together, and
+owns the clock every time-dependent rule asks. Each public call is one store
+transaction: it either happens whole or leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal, TypedDict
+
+from pydantic import JsonValue
+
+from omnikit import _validate
+from omnikit._ids import new_id
+from omnikit._time import Clock, require_utc, system_clock
+from omnikit.cases import Cases, attached_event
+from omnikit.channels import ChannelRegistry
+from omnikit.customers import Customers
+from omnikit.errors import ConflictError, NotFoundError, OmnikitError, ValidationError
+from omnikit.identity import normalize_region
+from omnikit.model import (
+    Attachment,
+    Case,
+    CaseStatus,
+    Customer,
+    CustomerCard,
+    Direction,
+    Interaction,
+    Journey,
+)
+from omnikit.store import Store, StoreTransaction, open_store
+
+__all__ = ["DEFAULT_URL", "Omnikit", "RecordData"]
+
+log = logging.getLogger("omnikit")
+
+DEFAULT_URL = "sqlite:///omnikit.db"
+"""The store used when neither a URL nor ``OMNIKIT_URL`` is given: a file in the
+working directory."""
+
+_OPEN = [status.value for status in CaseStatus if status.is_open]
+
+
+class RecordData(TypedDict, total=False):
+    """One interaction for ``kit.record_many``: the keyword arguments of ``kit.record``."""
+
+    customer: str | Customer
+    channel: str
+    direction: Direction | Literal["inbound", "outbound", "internal"]
+    kind: str
+    text: str | None
+    subject: str | None
+    occurred_at: datetime | None
+    external_id: str | None
+    case: str | Case | None
+    agent: str | None
+    purpose: str | Iterable[str]
+    metadata: Mapping[str, JsonValue] | None
+    attachments: Iterable[Attachment]
+
+
+_REQUIRED = ("customer", "channel", "direction", "kind")
+
+
+class Omnikit:
+    """Record, recognise and route customer contacts across every channel.
+
+    ``Omnikit()`` opens the store named by ``OMNIKIT_URL``, or an SQLite file
+    ``omnikit.db`` in the working directory; ``Omnikit("sqlite:///:memory:")`` keeps
+    everything in memory. ``default_region`` (``"NL"``) reads phone numbers and
+    addresses written without a country; ``clock`` (a function returning an aware
+    datetime) replaces the wall clock for every time-dependent rule.
+
+    The kit is safe to share between threads. Close it (or use it as a context
+    manager) to release the store's connections.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        default_region: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if clock is not None and not callable(clock):
+            raise ValidationError(f"clock must be a function returning a datetime, not {clock!r}")
+        self.default_region: str | None = normalize_region(default_region)
+        """The region for numbers and addresses written without a country."""
+        self._clock: Clock = clock or system_clock
+        self.channels = ChannelRegistry()
+        """The channels this kit knows: the built-in ones and any registered."""
+        self.store: Store = open_store(url or os.environ.get("OMNIKIT_URL") or DEFAULT_URL)
+        """The store the kit writes to."""
+        self.customers = Customers(self)
+        """Find, create and read customers."""
+        self.cases = Cases(self)
+        """Open, assign and move cases."""
+
+    def __repr__(self) -> str:
+        return f"Omnikit({self.store.url!r}, default_region={self.default_region!r})"
+
+    def __enter__(self) -> Omnikit:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the store's connections. The kit cannot be used afterwards."""
+        self.store.close()
+
+    def now(self) -> datetime:
+        """The current time by the kit's clock, in UTC."""
+        return require_utc(self._clock(), "the kit's clock returned")
+
+    # recording ---------------------------------------------------------------------------
+
+    def record(
+        self,
+        *,
+        customer: str | Customer,
+        channel: str,
+        direction: Direction | Literal["inbound", "outbound", "internal"],
+        kind: str,
+        text: str | None = None,
+        subject: str | None = None,
+        occurred_at: datetime | None = None,
+        external_id: str | None = None,
+        case: str | Case | None = None,
+        agent: str | None = None,
+        purpose: str | Iterable[str] = (),
+        metadata: Mapping[str, JsonValue] | None = None,
+        attachments: Iterable[Attachment] = (),
+    ) -> Interaction:
+        """Record one interaction and return it; the same ``(channel, external_id)``
+        again returns the first one unchanged.
+
+        ``occurred_at`` defaults to now by the kit's clock and must be timezone-aware.
+        ``case`` attaches the interaction to a case of the same customer.
+
+        Raises ``NotFoundError`` for an unknown customer or case,
+        ``UnknownChannelError`` for an unregistered channel, ``ValidationError`` for a
+        bad value (naive datetime, text over 1 MiB, metadata that is not JSON), and
+        ``ConflictError`` when the external id is recorded for another customer.
+        """
+        interaction = self._interaction(
+            customer=customer,
+            channel=channel,
+            direction=direction,
+            kind=kind,
+            text=text,
+            subject=subject,
+            occurred_at=occurred_at,
+            external_id=external_id,
+            case=case,
+            agent=agent,
+            purpose=purpose,
+            metadata=metadata,
+            attachments=attachments,
+        )
+        with self.store.transaction(write=True) as tx:
+            return self._store_interactions(tx, [interaction])[0]
+
+    def record_many(self, records: Iterable[RecordData | Mapping[str, Any]]) -> list[Interaction]:
+        """Record a batch of interactions in one transaction, idempotently; return them
+        in input order (the first recording where an external id was already known).
+
+        Each record takes ``kit.record``'s keyword arguments. A bad record rejects the
+        whole batch, naming its position, and nothing is written.
+        """
+        if isinstance(records, Mapping) or not isinstance(records, Iterable):
+            raise ValidationError("record_many() takes an iterable of records (mappings)")
+        batch = []
+        for position, record in enumerate(records):
+            try:
+                if not isinstance(record, Mapping):
+                    raise ValidationError(f"a record must be a mapping, not {type(record).__name__}")
+                unknown = sorted(set(record) - set(RecordData.__annotations__))
+                if unknown:
+                    raise ValidationError(f"unknown field(s) {', '.join(map(repr, unknown))}")
+                missing = [name for name in _REQUIRED if name not in record]
+                if missing:
+                    raise ValidationError(f"missing field(s) {', '.join(map(repr, missing))}")
+                batch.append(self._interaction(**record))
+            except OmnikitError as error:
+                raise type(error)(f"records[{position}]: {error}") from None
+        if not batch:
+            return []
+        with self.store.transaction(write=True) as tx:
+            return self._store_interactions(tx, batch)
+
+    def _interaction(
+        self,
+        *,
+        customer: object,
+        channel: object,
+        direction: object,
+        kind: object,
+        text: object = None,
+        subject: object = None,
+        occurred_at: object = None,
+        external_id: object = None,
+        case: object = None,
+        agent: object = None,
+        purpose: object = (),
+        metadata: object = None,
+        attachments: object = (),
+    ) -> Interaction:
+        """Validate one interaction's fields; nothing here touches the store."""
+        channel_id = self.channels.get(channel).id  # type: ignore[arg-type]
+        now = self.now()
+        when = now if occurred_at is None else require_utc(occurred_at, "occurred_at")
+        return Interaction.model_construct(
+            id=new_id(),
+            customer_id=_validate.object_id(_id_of(customer), "customer"),
+            channel=channel_id,
+            direction=_validate.choice(Direction, direction, "direction"),
+            kind=_validate.name_id(kind, "interaction kind"),
+            occurred_at=when,
+            recorded_at=now,
+            text=_validate.optional_text(text, "text"),
+            subject=_validate.optional_text(subject, "subject", max_chars=1000),
+            attachments=_attachments(attachments),
+            external_id=_external_id(external_id),
+            case_id=None if case is None else _validate.object_id(_id_of(case), "case"),
+            agent=_validate.optional_text(agent, "agent", max_chars=128),
+            purpose=_validate.tags(purpose, "purpose"),
+            status=None,
+            metadata=_validate.json_object(metadata, "metadata"),
+        )
+
+    def _store_interactions(
+        self, tx: StoreTransaction, batch: list[Interaction]
+    ) -> list[Interaction]:
+        for customer_id in {i.customer_id for i in batch}:
+            if not tx.customer_exists(customer_id):
+                raise NotFoundError(f"no customer with id {customer_id!r}")
+        cases: dict[str, Case] = {}
+        for case_id in {i.case_id for i in batch if i.case_id is not None}:
+            found = tx.get_case(case_id)
+            if found is None:
+                raise NotFoundError(f"no case with id {case_id!r}")
+            cases[case_id] = found
+        for interaction in batch:
+            case = cases.get(interaction.case_id or "")
+            if case is not None and case.customer_id != interaction.customer_id:
+                raise ValidationError(
+                    f"case {case.id} belongs to customer {case.customer_id}, "
+                    f"not to customer {interaction.customer_id}"
+                )
+        if len(batch) == 1:
+            inserted = tx.insert_interaction(batch[0])
+        else:
+            inserted = tx.insert_interactions(batch) == len(batch)
+        result = batch if inserted else [_first_recording(tx, i) for i in batch]
+        now = self.now()
+        for new, stored in zip(batch, result, strict=True):
+            if new.case_id is not None and stored.id == new.id:
+                tx.insert_case_event(attached_event(new.case_id, new.id, new.agent, None, now))
+        log.debug("recorded %d interaction(s)", len(batch))
+        return result
+
+    # reading -------------------------------------------------------------------------------
+
+    def customer_card(self, customer_id: str | Customer, *, limit: int = 20) -> CustomerCard:
+        """What an agent sees first: the customer, their identities, the ``limit``
+        newest interactions on any channel, their open cases and a per-channel summary.
+
+        Raises ``NotFoundError`` for an unknown customer.
+        """
+        customer_id = _validate.object_id(_id_of(customer_id), "customer")
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= 1000:
+            raise ValidationError(f"limit {limit!r} must be a whole number from 0 to 1000")
+        with self.store.transaction() as tx:
+            customer = tx.get_customer(customer_id)
+            if customer is None:
+                raise NotFoundError(f"no customer with id {customer_id!r}")
+            return CustomerCard.model_construct(
+                customer=customer,
+                identities=customer.identities,
+                recent=tuple(tx.recent_interactions(customer_id, limit)) if limit else (),
+                open_cases=tuple(tx.list_cases(customer_id, _OPEN, 1000)),
+                channels=tuple(tx.channel_summary(customer_id)),
+            )
+
+    def journey(self, customer_id: str | Customer) -> Journey:
+        """Every interaction of the customer, oldest first, and the channels they took.
+
+        Raises ``NotFoundError`` for an unknown customer.
+        """
+        customer_id = _validate.object_id(_id_of(customer_id), "customer")
+        with self.store.transaction() as tx:
+            if not tx.customer_exists(customer_id):
+                raise NotFoundError(f"no customer with id {customer_id!r}")
+            return Journey.model_construct(
+                customer_id=customer_id, steps=tuple(tx.timeline(customer_id))
+            )
+
+
+def _first_recording(tx: StoreTransaction, interaction: Interaction) -> Interaction:
+    """The stored interaction an idempotent insert of ``interaction`` collided with."""
+    if interaction.external_id is None:
+        return interaction
+    stored = tx.interaction_by_external_id(interaction.channel, interaction.external_id)
+    if stored is None:  # pragma: no cover - the insert was skipped for this key
+        raise ConflictError(f"interaction {interaction.external_id!r} vanished while recording")
+    if stored.customer_id != interaction.customer_id:
+        raise ConflictError(
+            f"external id {interaction.external_id!r} on channel {interaction.channel!r} is "
+            f"already recorded for customer {stored.customer_id}, not {interaction.customer_id}"
+        )
+    return stored
+
+
+def _id_of(value: object) -> object:
+    return value.id if isinstance(value, Customer | Case) else value
+
+
+def _external_id(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 256:
+        raise ValidationError(
+            f"external_id {value!r} must be a non-empty string of at most 256 characters"
+        )
+    return _validate.optional_text(value, "external_id")
+
+
+def _attachments(value: object) -> tuple[Attachment, ...]:
+    if isinstance(value, Attachment):
+        return (value,)
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise ValidationError(f"attachments must be a list of Attachment, not {value!r}")
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, Attachment):
+            raise ValidationError(f"attachments must be Attachment objects, not {item!r}")
+    return items

@@ -1,0 +1,115 @@
+"""Persistence: the ``Store`` protocol and ``open_store``, which picks a backend by URL.
+
+The facade opens one transaction per call (``store.transaction(write=...)``) and does
+all its reading and writing through the ``StoreTransaction`` it gets. A backend keeps
+the unique keys that recognition and idempotency rely on and reports a broken one as
+``DuplicateKeyError``, so that the facade can retry a find-or-create that lost a race.
+The SQL backends share :mod:`omnikit.store.sql`; each database's quirks live in one
+module (:mod:`omnikit.store.sqlite`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from omnikit.errors import ConflictError, ValidationError
+from omnikit.model import Case, CaseEvent, ChannelSummary, Customer, Identity, Interaction
+
+__all__ = ["DuplicateKeyError", "Store", "StoreTransaction", "open_store"]
+
+
+class DuplicateKeyError(ConflictError):
+    """A write broke a unique key: another writer stored the same value first."""
+
+
+class StoreTransaction(Protocol):
+    """The reads and writes of one transaction. Everything commits or nothing does."""
+
+    # customers and identities
+    def insert_customer(self, customer: Customer) -> None: ...
+    def update_customer(
+        self, customer_id: str, *, name: str | None, language: str | None, updated_at: int
+    ) -> None: ...
+    def get_customer(self, customer_id: str) -> Customer | None: ...
+    def customer_exists(self, customer_id: str) -> bool: ...
+    def find_identity(self, kind: str, scope: str, value: str) -> str | None:
+        """The id of the customer holding this identity, or ``None``."""
+        ...
+
+    def insert_identity(self, identity: Identity) -> None: ...
+
+    # interactions
+    def insert_interaction(self, interaction: Interaction) -> bool:
+        """Insert unless ``(channel, external_id)`` exists; True when inserted."""
+        ...
+
+    def insert_interactions(self, interactions: Sequence[Interaction]) -> int:
+        """Insert those whose ``(channel, external_id)`` is new; return how many."""
+        ...
+
+    def get_interaction(self, interaction_id: str) -> Interaction | None: ...
+    def interaction_by_external_id(self, channel: str, external_id: str) -> Interaction | None: ...
+    def recent_interactions(self, customer_id: str, limit: int) -> list[Interaction]:
+        """The customer's newest interactions, newest first."""
+        ...
+
+    def timeline(self, customer_id: str) -> list[Interaction]:
+        """All the customer's interactions, oldest first."""
+        ...
+
+    def channel_summary(self, customer_id: str) -> list[ChannelSummary]: ...
+    def set_interaction_case(self, interaction_id: str, case_id: str) -> None: ...
+
+    # cases
+    def insert_case(self, case: Case) -> None: ...
+    def update_case(self, case: Case) -> bool:
+        """Store ``case`` if the stored version is ``case.version - 1``; True when stored."""
+        ...
+
+    def get_case(self, case_id: str) -> Case | None: ...
+    def list_cases(
+        self, customer_id: str | None, statuses: Sequence[str] | None, limit: int
+    ) -> list[Case]:
+        """Cases, newest first, filtered by customer and status when given."""
+        ...
+
+    def case_interactions(self, case_id: str) -> list[Interaction]: ...
+    def insert_case_event(self, event: CaseEvent) -> None: ...
+    def case_events(self, case_id: str) -> list[CaseEvent]: ...
+
+
+class Store(Protocol):
+    """A database omnikit can keep its records in."""
+
+    url: str
+    """The URL the store was opened with, password masked."""
+
+    def transaction(self, *, write: bool = False) -> AbstractContextManager[StoreTransaction]:
+        """One transaction; ``write=True`` takes the write lock up front where needed."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        ...
+
+
+def open_store(url: str) -> Store:
+    """Open (and, when needed, create or upgrade) the store at ``url``.
+
+    ``sqlite:///path/to/file.db`` and ``sqlite:///:memory:`` are built in. Raises
+    ``ValidationError`` for a URL omnikit cannot use and ``StoreError`` when the
+    database cannot be opened or its schema is newer than this omnikit.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ValidationError(f"{url!r} is not a store URL; use for example 'sqlite:///omnikit.db'")
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme == "sqlite":
+        from omnikit.store.sqlite import open_sqlite
+
+        return open_sqlite(url)
+    raise ValidationError(
+        f"{scheme!r} is not a supported store: omnikit opens sqlite:/// URLs "
+        "(for example 'sqlite:///omnikit.db' or 'sqlite:///:memory:')"
+    )

@@ -1,0 +1,130 @@
+"""The SQL schema, in SQLAlchemy Core: one definition for every backend.
+
+Instants are integer microseconds since the Unix epoch (UTC): they sort, compare and
+index alike on SQLite and PostgreSQL. JSON values are stored as text. The unique keys
+are the guards recognition and idempotency rely on:
+
+- ``identities (kind, scope, value)``: one identity value belongs to one customer;
+- ``interactions (channel, external_id)``: a provider's id is recorded once.
+
+The Alembic migrations under ``omnikit/store/migrations`` build exactly this schema;
+a test compares the two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["VERSION_TABLE", "case_events", "cases", "customers", "identities", "interactions"]
+
+VERSION_TABLE = "omnikit_version"
+"""Alembic's version table, named so that it cannot clash with an application's own."""
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(36)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text),
+    Column("language", String(35)),
+    Column("attributes", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("scope", String(64), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("source", String(64)),
+    Column("verified", Boolean, nullable=False),
+    Column("first_seen_at", BigInteger, nullable=False),
+    Column("last_seen_at", BigInteger, nullable=False),
+    Column("undeliverable_reason", Text),
+    Column("undeliverable_at", BigInteger),
+    UniqueConstraint("kind", "scope", "value"),
+    Index(None, "customer_id"),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("assignee", String(128)),
+    Column("queue", String(128)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index(None, "customer_id", "status"),
+    Index(None, "status", "assignee"),
+)
+
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("direction", String(16), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Column("text", Text),
+    Column("subject", Text),
+    Column("attachments", Text),
+    Column("external_id", String(256)),
+    Column("case_id", ID, ForeignKey("cases.id")),
+    Column("agent", String(128)),
+    Column("purpose", Text),
+    Column("status", String(16)),
+    Column("metadata", Text),
+    UniqueConstraint("channel", "external_id"),
+    Index(None, "customer_id", "occurred_at", "id"),
+    Index(None, "customer_id", "channel", "occurred_at"),
+    Index(None, "case_id"),
+)
+
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("actor", String(128)),
+    Column("before", Text),
+    Column("after", Text),
+    Column("note", Text),
+    Index(None, "case_id", "at"),
+)

@@ -1,0 +1,102 @@
+"""SQLite, the embedded default: one file, many readers, one writer at a time.
+
+Each connection runs in WAL mode with ``synchronous=NORMAL`` (a committed transaction
+survives the process being killed; only an operating-system crash can lose the last
+few), foreign keys on, and a busy timeout so that writers in other processes queue
+rather than fail. Write transactions begin with ``BEGIN IMMEDIATE``, taking the write
+lock up front: a read that later wants to write can then never deadlock with another
+writer, and find-or-create is race-free across processes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.dml import Insert
+
+from omnikit.errors import StoreError, ValidationError
+from omnikit.store.migrate import upgrade
+from omnikit.store.sql import Cursor, SqlStore
+
+__all__ = ["BUSY_TIMEOUT_MS", "SqliteBackend", "open_sqlite"]
+
+BUSY_TIMEOUT_MS = 30_000
+"""How long a writer waits for another process's write lock before failing."""
+
+
+class SqliteBackend:
+    """The SQLite specifics of the SQL store."""
+
+    name = "sqlite"
+
+    def begin(self, cursor: Cursor, *, write: bool) -> None:
+        cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    def insert_ignoring(self, table: Table, *unique: str) -> Insert:
+        return sqlite_insert(table).on_conflict_do_nothing(
+            index_elements=[table.c[name] for name in unique]
+        )
+
+
+def _configure(connection: sqlite3.Connection, *, memory: bool) -> None:
+    # Autocommit at the driver level: the store issues BEGIN and COMMIT itself.
+    connection.isolation_level = None
+    cursor = connection.cursor()
+    if not memory:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def create_sqlite_engine(url: str) -> Engine:
+    """An SQLAlchemy engine for ``url`` with omnikit's connection settings."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValidationError(f"{url!r} is not a valid sqlite URL") from None
+    if parsed.get_backend_name() != "sqlite" or parsed.get_driver_name() not in ("pysqlite", ""):
+        raise ValidationError(f"{url!r} is not a sqlite URL omnikit can open (use sqlite:///)")
+    memory = parsed.database in (None, "", ":memory:")
+    options: dict[str, Any] = {
+        "paramstyle": "named",
+        "connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    }
+    if memory:
+        # One connection for the kit's life: an in-memory database lives in it.
+        options["poolclass"] = StaticPool
+    engine = create_engine(parsed, **options)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        _configure(dbapi_connection, memory=memory)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # SQLAlchemy-level transactions are only used for migrations: take the lock.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def open_sqlite(url: str) -> SqlStore:
+    """Open the SQLite store at ``url``, creating or upgrading its schema."""
+    engine = create_sqlite_engine(url)
+    masked = url
+    try:
+        upgrade(engine)
+    except sqlite3.Error as error:
+        engine.dispose()
+        raise StoreError(f"cannot open the store {masked}: {error}") from None
+    except BaseException:
+        engine.dispose()
+        raise
+    memory = engine.url.database in (None, "", ":memory:")
+    return SqlStore(engine, SqliteBackend(), url=masked, serialize=memory)
