@@ -92,8 +92,8 @@ def _iterable(value: object, what: str) -> Iterable[object]:
 def choice(enum: type[E], value: object, what: str) -> E:
     """A member of ``enum`` from the member or its value."""
     try:
-        return enum(value)
-    except ValueError:
+        return enum(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
         allowed = ", ".join(member.value for member in enum)
         raise ValidationError(f"{value!r} is not a valid {what}; use one of: {allowed}") from None
 

@@ -8,6 +8,7 @@ its audit trail, so ``history`` tells who did what, when, from what to what.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -71,9 +72,7 @@ class Cases:
         queue = _validate.optional_text(queue, "queue", max_chars=128)
         actor = _validate.optional_text(actor, "actor", max_chars=128)
         interaction_id = (
-            None
-            if interaction is None
-            else _validate.object_id(_id_of(interaction), "interaction")
+            None if interaction is None else _validate.object_id(_id_of(interaction), "interaction")
         )
         now = self._kit.now()
         with self._kit.store.transaction(write=True) as tx:
@@ -108,12 +107,12 @@ class Cases:
         customer: str | Customer | None = None,
         status: CaseStatus | str | Iterable[CaseStatus | str] | None = None,
         limit: int = 100,
-    ) -> list[Case]:
+    ) -> builtins.list[Case]:
         """Cases, newest first: all, or one customer's, or those in the given statuses."""
         customer_id = (
             None if customer is None else _validate.object_id(_id_of(customer), "customer")
         )
-        statuses: list[str] | None = None
+        statuses: builtins.list[str] | None = None
         if status is not None:
             items = [status] if isinstance(status, str) else list(status)
             statuses = [_validate.choice(CaseStatus, s, "case status").value for s in items]
@@ -150,7 +149,9 @@ class Cases:
 
         return self._change(case_id, "transitioned", actor, change, note=note)
 
-    def attach(self, case_id: str, interaction: str | Interaction, *, actor: str | None = None) -> Case:
+    def attach(
+        self, case_id: str, interaction: str | Interaction, *, actor: str | None = None
+    ) -> Case:
         """Attach an interaction of the case's customer to the case."""
         case_id = _validate.object_id(case_id, "case")
         interaction_id = _validate.object_id(_id_of(interaction), "interaction")
@@ -160,14 +161,14 @@ class Cases:
             attach_interaction(tx, case, interaction_id, actor, self._kit.now())
             return case
 
-    def history(self, case_id: str) -> list[CaseEvent]:
+    def history(self, case_id: str) -> builtins.list[CaseEvent]:
         """The case's audit trail, oldest first."""
         case_id = _validate.object_id(case_id, "case")
         with self._kit.store.transaction() as tx:
             _get(tx, case_id)
             return tx.case_events(case_id)
 
-    def interactions(self, case_id: str) -> list[Interaction]:
+    def interactions(self, case_id: str) -> builtins.list[Interaction]:
         """The interactions attached to the case, from any channel, oldest first."""
         case_id = _validate.object_id(case_id, "case")
         with self._kit.store.transaction() as tx:

@@ -28,9 +28,7 @@ BUILTIN_CHANNELS: tuple[Channel, ...] = (
         id="email", name="E-mail", identity_kind=_E, realtime=False, outbound=True, subject=True
     ),
     # 1,600 characters: the most a provider joins from concatenated segments.
-    Channel(
-        id="sms", name="SMS", identity_kind=_P, realtime=False, outbound=True, text_limit=1600
-    ),
+    Channel(id="sms", name="SMS", identity_kind=_P, realtime=False, outbound=True, text_limit=1600),
     Channel(
         id="whatsapp",
         name="WhatsApp",
@@ -109,9 +107,7 @@ class ChannelRegistry:
         channel = self._channels.get(channel_id) if isinstance(channel_id, str) else None
         if channel is None:
             known = ", ".join(self._channels)
-            raise UnknownChannelError(
-                f"unknown channel {channel_id!r}; known channels: {known}"
-            )
+            raise UnknownChannelError(f"unknown channel {channel_id!r}; known channels: {known}")
         return channel
 
     def __contains__(self, channel_id: object) -> bool:

@@ -276,7 +276,7 @@ def collect_identifiers(
         found.append(Identifier(IdentityKind.POSTAL, "", value, _require_str(raw_address, "")))
     unique: dict[tuple[IdentityKind, str, str], Identifier] = {}
     for identifier in found:
-        unique.setdefault(identifier[:3], identifier)  # type: ignore[arg-type]
+        unique.setdefault((identifier.kind, identifier.scope, identifier.value), identifier)
     return list(unique.values())
 
 
@@ -285,7 +285,6 @@ def _pairs(mapping: object, what: str) -> list[tuple[str, str]]:
         return []
     if not isinstance(mapping, Mapping):
         raise InvalidIdentityError(
-            f"{what} must be a mapping such as {{'twitter': '@jan'}}, "
-            f"not {type(mapping).__name__}"
+            f"{what} must be a mapping such as {{'twitter': '@jan'}}, not {type(mapping).__name__}"
         )
     return list(mapping.items())

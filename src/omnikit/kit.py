@@ -185,7 +185,9 @@ class Omnikit:
         for position, record in enumerate(records):
             try:
                 if not isinstance(record, Mapping):
-                    raise ValidationError(f"a record must be a mapping, not {type(record).__name__}")
+                    raise ValidationError(
+                        f"a record must be a mapping, not {type(record).__name__}"
+                    )
                 unknown = sorted(set(record) - set(RecordData.__annotations__))
                 if unknown:
                     raise ValidationError(f"unknown field(s) {', '.join(map(repr, unknown))}")

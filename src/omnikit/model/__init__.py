@@ -24,4 +24,5 @@ __all__ = [
     "Interaction",
     "Journey",
     "PostalAddress",
+    "Priority",
 ]

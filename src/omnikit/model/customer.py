@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import JsonValue
+from pydantic import Field, JsonValue
 
 from omnikit.model._base import Model, UtcDatetime
 from omnikit.model.identity import Identity, IdentityKind
@@ -17,7 +17,7 @@ class Customer(Model):
     name: str | None = None
     language: str | None = None
     """A BCP 47 language tag (``"nl"``, ``"pl"``, ``"en-GB"``)."""
-    attributes: dict[str, JsonValue] = {}
+    attributes: dict[str, JsonValue] = Field(default_factory=dict)
     identities: tuple[Identity, ...] = ()
     created_at: UtcDatetime
     updated_at: UtcDatetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import JsonValue
+from pydantic import Field, JsonValue
 
 from omnikit.model._base import Model, UtcDatetime
 
@@ -63,4 +63,4 @@ class Interaction(Model):
     purpose: tuple[str, ...] = ()
     """Why the contact happened (``order_status``, ``complaint``): analytics tags."""
     status: DeliveryStatus | None = None
-    metadata: dict[str, JsonValue] = {}
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from omnikit.model._base import Model, UtcDatetime
@@ -58,4 +59,4 @@ class Journey(Model):
     def switches(self) -> list[tuple[str, str]]:
         """Each move from one channel to a different one, in order."""
         path = self.channels
-        return list(zip(path, path[1:], strict=False))
+        return list(pairwise(path))

@@ -54,7 +54,8 @@ def upgrade(engine: Engine, revision: str = HEAD) -> None:
             from alembic.script import ScriptDirectory
 
             config = alembic_config(connection)
-            known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+            scripts = ScriptDirectory.from_config(config)
+            known = {script.revision for script in scripts.walk_revisions()}
             if current is not None and current not in known:
                 raise StoreError(
                     f"the store's schema revision {current!r} is newer than this omnikit "

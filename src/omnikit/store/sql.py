@@ -136,12 +136,14 @@ class SqlTransaction(StoreTransaction):
     ) -> None:
         self._run(
             "update_customer",
-            lambda: update(customers)
-            .where(customers.c.id == bindparam("id"))
-            .values(
-                name=bindparam("name"),
-                language=bindparam("language"),
-                updated_at=bindparam("updated_at"),
+            lambda: (
+                update(customers)
+                .where(customers.c.id == bindparam("id"))
+                .values(
+                    name=bindparam("name"),
+                    language=bindparam("language"),
+                    updated_at=bindparam("updated_at"),
+                )
             ),
             {"id": customer_id, "name": name, "language": language, "updated_at": updated_at},
         )
@@ -156,9 +158,11 @@ class SqlTransaction(StoreTransaction):
             return None
         rows = self._run(
             "customer_identities",
-            lambda: select(identities)
-            .where(identities.c.customer_id == bindparam("customer_id"))
-            .order_by(identities.c.first_seen_at, identities.c.id),
+            lambda: (
+                select(identities)
+                .where(identities.c.customer_id == bindparam("customer_id"))
+                .order_by(identities.c.first_seen_at, identities.c.id)
+            ),
             {"customer_id": customer_id},
         ).fetchall()
         id_, name, language, attributes, created_at, updated_at = row
@@ -261,11 +265,13 @@ class SqlTransaction(StoreTransaction):
     def recent_interactions(self, customer_id: str, limit: int) -> list[Interaction]:
         rows = self._run(
             "recent_interactions",
-            lambda: select(interactions)
-            .where(interactions.c.customer_id == bindparam("customer_id"))
-            .order_by(interactions.c.occurred_at.desc(), interactions.c.id.desc())
-            .limit(bindparam("limit"))
-            .offset(bindparam("offset")),
+            lambda: (
+                select(interactions)
+                .where(interactions.c.customer_id == bindparam("customer_id"))
+                .order_by(interactions.c.occurred_at.desc(), interactions.c.id.desc())
+                .limit(bindparam("limit"))
+                .offset(bindparam("offset"))
+            ),
             {"customer_id": customer_id, "limit": limit, "offset": 0},
         ).fetchall()
         return [_interaction(row) for row in rows]
@@ -273,9 +279,11 @@ class SqlTransaction(StoreTransaction):
     def timeline(self, customer_id: str) -> list[Interaction]:
         rows = self._run(
             "timeline",
-            lambda: select(interactions)
-            .where(interactions.c.customer_id == bindparam("customer_id"))
-            .order_by(interactions.c.occurred_at, interactions.c.id),
+            lambda: (
+                select(interactions)
+                .where(interactions.c.customer_id == bindparam("customer_id"))
+                .order_by(interactions.c.occurred_at, interactions.c.id)
+            ),
             {"customer_id": customer_id},
         ).fetchall()
         return [_interaction(row) for row in rows]
@@ -284,10 +292,12 @@ class SqlTransaction(StoreTransaction):
         last = func.max(interactions.c.occurred_at)
         rows = self._run(
             "channel_summary",
-            lambda: select(interactions.c.channel, func.count(), last)
-            .where(interactions.c.customer_id == bindparam("customer_id"))
-            .group_by(interactions.c.channel)
-            .order_by(last.desc(), interactions.c.channel),
+            lambda: (
+                select(interactions.c.channel, func.count(), last)
+                .where(interactions.c.customer_id == bindparam("customer_id"))
+                .group_by(interactions.c.channel)
+                .order_by(last.desc(), interactions.c.channel)
+            ),
             {"customer_id": customer_id},
         ).fetchall()
         return [
@@ -300,9 +310,11 @@ class SqlTransaction(StoreTransaction):
     def set_interaction_case(self, interaction_id: str, case_id: str) -> None:
         self._run(
             "set_interaction_case",
-            lambda: update(interactions)
-            .where(interactions.c.id == bindparam("id"))
-            .values(case_id=bindparam("case_id")),
+            lambda: (
+                update(interactions)
+                .where(interactions.c.id == bindparam("id"))
+                .values(case_id=bindparam("case_id"))
+            ),
             {"id": interaction_id, "case_id": case_id},
         )
 
@@ -320,9 +332,11 @@ class SqlTransaction(StoreTransaction):
         params["expected"] = case.version - 1
         cursor = self._run(
             "update_case",
-            lambda: update(cases)
-            .where(cases.c.id == bindparam("id"), cases.c.version == bindparam("expected"))
-            .values({c.name: bindparam(c.name) for c in cases.c if c.name != "id"}),
+            lambda: (
+                update(cases)
+                .where(cases.c.id == bindparam("id"), cases.c.version == bindparam("expected"))
+                .values({c.name: bindparam(c.name) for c in cases.c if c.name != "id"})
+            ),
             params,
         )
         return bool(cursor.rowcount == 1)
@@ -365,9 +379,11 @@ class SqlTransaction(StoreTransaction):
     def case_interactions(self, case_id: str) -> list[Interaction]:
         rows = self._run(
             "case_interactions",
-            lambda: select(interactions)
-            .where(interactions.c.case_id == bindparam("case_id"))
-            .order_by(interactions.c.occurred_at, interactions.c.id),
+            lambda: (
+                select(interactions)
+                .where(interactions.c.case_id == bindparam("case_id"))
+                .order_by(interactions.c.occurred_at, interactions.c.id)
+            ),
             {"case_id": case_id},
         ).fetchall()
         return [_interaction(row) for row in rows]
@@ -391,9 +407,11 @@ class SqlTransaction(StoreTransaction):
     def case_events(self, case_id: str) -> list[CaseEvent]:
         rows = self._run(
             "case_events",
-            lambda: select(case_events)
-            .where(case_events.c.case_id == bindparam("case_id"))
-            .order_by(case_events.c.at, case_events.c.id),
+            lambda: (
+                select(case_events)
+                .where(case_events.c.case_id == bindparam("case_id"))
+                .order_by(case_events.c.at, case_events.c.id)
+            ),
             {"case_id": case_id},
         ).fetchall()
         return [

@@ -91,9 +91,7 @@ def upgrade() -> None:
             ["customer_id"], ["customers.id"], name="fk_interactions_customer_id_customers"
         ),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name="fk_interactions_case_id_cases"),
-        sa.UniqueConstraint(
-            "channel", "external_id", name="uq_interactions_channel_external_id"
-        ),
+        sa.UniqueConstraint("channel", "external_id", name="uq_interactions_channel_external_id"),
     )
     op.create_index(
         "ix_interactions_customer_id_occurred_at_id",
