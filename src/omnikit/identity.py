@@ -130,11 +130,16 @@ def _phone(raw: str, region: str | None) -> str:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as error:
         raise InvalidIdentityError(
-            f"{raw!r} is not a valid phone number{where}: {error._msg}"
+            f"{raw!r} is not a valid phone number{where}: {_reason(error)}"
         ) from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidIdentityError(f"{raw!r} is not a valid phone number{where}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _reason(error: phonenumbers.NumberParseException) -> str:
+    # str() reads "(1) The string supplied did not seem to be a phone number."
+    return re.sub(r"^\(\d+\)\s*", "", str(error)).rstrip(".").lower()
 
 
 def normalize_email(raw: str) -> str:
