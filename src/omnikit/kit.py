@@ -95,7 +95,9 @@ class Omnikit:
         self._clock: Clock = clock or system_clock
         self.channels = ChannelRegistry()
         """The channels this kit knows: the built-in ones and any registered."""
-        self.store: Store = open_store(url or os.environ.get("OMNIKIT_URL") or DEFAULT_URL)
+        if url is None:
+            url = os.environ.get("OMNIKIT_URL") or DEFAULT_URL
+        self.store: Store = open_store(url)
         """The store the kit writes to."""
         self.customers = Customers(self)
         """Find, create and read customers."""
