@@ -37,7 +37,12 @@ E = TypeVar("E", bound=StrEnum)
 
 def object_id(value: object, what: str) -> str:
     """An id as callers pass it: a non-empty string of at most 64 characters."""
-    if not isinstance(value, str) or not value or len(value) > 64:
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= 64
+        or not value.isascii()
+        or not value.isprintable()
+    ):
         raise ValidationError(f"{value!r} is not a valid {what} id: expected an id string")
     return value
 

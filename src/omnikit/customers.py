@@ -19,7 +19,7 @@ from omnikit import _validate
 from omnikit._ids import new_id
 from omnikit._time import to_micros
 from omnikit.errors import AmbiguousIdentityError, NotFoundError, StoreError, ValidationError
-from omnikit.identity import Identifier, collect_identifiers
+from omnikit.identity import Identifier, collect_identifiers, normalize_region
 from omnikit.model import Customer, Identity, PostalAddress
 from omnikit.store import DuplicateKeyError, StoreTransaction
 
@@ -157,7 +157,7 @@ class Customers:
             handles=handles,
             external_ids=external_ids,
             address=address,
-            region=region if region is not None else self._kit.default_region,
+            region=normalize_region(region) if region is not None else self._kit.default_region,
             channels=self._kit.channels,
         )
         if not wanted:

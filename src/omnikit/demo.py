@@ -143,6 +143,4 @@ def play_scenario(
         purpose="order",
     )
     case = kit.cases.transition(case.id, CaseStatus.RESOLVED, actor="store-amsterdam")
-    return DemoResult(
-        customer=kit.customers.get(caller.id), case=case, card_at_call=card_at_call
-    )
+    return DemoResult(customer=kit.customers.get(caller.id), case=case, card_at_call=card_at_call)

@@ -80,8 +80,17 @@ class Identifier(NamedTuple):
 
 
 def _require_str(value: object, what: str) -> str:
+    """``value`` if it is a string that can be stored: valid Unicode without NUL."""
     if not isinstance(value, str):
         raise InvalidIdentityError(f"{what} must be a string, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidIdentityError(
+            f"{value[:64]!r} is not valid Unicode (it holds a lone surrogate)"
+        ) from None
+    if "\x00" in value:
+        raise InvalidIdentityError(f"{value[:64]!r} contains a NUL character")
     return value
 
 
@@ -209,7 +218,8 @@ def normalize_address(raw: str | PostalAddress, region: str | None = None) -> st
     if isinstance(raw, PostalAddress):
         country = normalize_region(raw.country) if raw.country else region
         place = f"{raw.postcode} {raw.city}".strip()
-        return _address(", ".join(part for part in (raw.street, place) if part), country)
+        line = ", ".join(part for part in (raw.street, place) if part)
+        return _address(_require_str(line, "an address"), country)
     return _address(_require_str(raw, "an address"), region)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypedDict
@@ -22,7 +23,13 @@ from omnikit._time import Clock, require_utc, system_clock
 from omnikit.cases import Cases, attached_event
 from omnikit.channels import ChannelRegistry
 from omnikit.customers import Customers
-from omnikit.errors import ConflictError, NotFoundError, OmnikitError, ValidationError
+from omnikit.errors import (
+    AmbiguousIdentityError,
+    ConflictError,
+    NotFoundError,
+    OmnikitError,
+    ValidationError,
+)
 from omnikit.identity import normalize_region
 from omnikit.model import (
     Attachment,
@@ -185,11 +192,10 @@ class Omnikit:
             raise ValidationError("record_many() takes an iterable of records (mappings)")
         batch = []
         for position, record in enumerate(records):
-            try:
+            with _position(position, many=True):
                 if not isinstance(record, Mapping):
-                    raise ValidationError(
-                        f"a record must be a mapping, not {type(record).__name__}"
-                    )
+                    kind = type(record).__name__
+                    raise ValidationError(f"a record must be a mapping, not {kind}")
                 unknown = sorted(set(record) - set(RecordData.__annotations__))
                 if unknown:
                     raise ValidationError(f"unknown field(s) {', '.join(map(repr, unknown))}")
@@ -197,12 +203,10 @@ class Omnikit:
                 if missing:
                     raise ValidationError(f"missing field(s) {', '.join(map(repr, missing))}")
                 batch.append(self._interaction(**record))
-            except OmnikitError as error:
-                raise type(error)(f"records[{position}]: {error}") from None
         if not batch:
             return []
         with self.store.transaction(write=True) as tx:
-            return self._store_interactions(tx, batch)
+            return self._store_interactions(tx, batch, many=True)
 
     def _interaction(
         self,
@@ -245,29 +249,37 @@ class Omnikit:
         )
 
     def _store_interactions(
-        self, tx: StoreTransaction, batch: list[Interaction]
+        self, tx: StoreTransaction, batch: list[Interaction], *, many: bool = False
     ) -> list[Interaction]:
-        for customer_id in {i.customer_id for i in batch}:
-            if not tx.customer_exists(customer_id):
-                raise NotFoundError(f"no customer with id {customer_id!r}")
+        """Check and insert ``batch`` inside ``tx``; errors name the record's position."""
+        customers: set[str] = set()
         cases: dict[str, Case] = {}
-        for case_id in {i.case_id for i in batch if i.case_id is not None}:
-            found = tx.get_case(case_id)
-            if found is None:
-                raise NotFoundError(f"no case with id {case_id!r}")
-            cases[case_id] = found
-        for interaction in batch:
-            case = cases.get(interaction.case_id or "")
-            if case is not None and case.customer_id != interaction.customer_id:
-                raise ValidationError(
-                    f"case {case.id} belongs to customer {case.customer_id}, "
-                    f"not to customer {interaction.customer_id}"
-                )
+        for position, interaction in enumerate(batch):
+            with _position(position, many):
+                if interaction.customer_id not in customers:
+                    if not tx.customer_exists(interaction.customer_id):
+                        raise NotFoundError(f"no customer with id {interaction.customer_id!r}")
+                    customers.add(interaction.customer_id)
+                if interaction.case_id is not None:
+                    case = cases.get(interaction.case_id) or tx.get_case(interaction.case_id)
+                    if case is None:
+                        raise NotFoundError(f"no case with id {interaction.case_id!r}")
+                    cases[case.id] = case
+                    if case.customer_id != interaction.customer_id:
+                        raise ValidationError(
+                            f"case {case.id} belongs to customer {case.customer_id}, "
+                            f"not to customer {interaction.customer_id}"
+                        )
         if len(batch) == 1:
             inserted = tx.insert_interaction(batch[0])
         else:
             inserted = tx.insert_interactions(batch) == len(batch)
-        result = batch if inserted else [_first_recording(tx, i) for i in batch]
+        result = batch
+        if not inserted:
+            result = []
+            for position, interaction in enumerate(batch):
+                with _position(position, many):
+                    result.append(_first_recording(tx, interaction))
         now = self.now()
         for new, stored in zip(batch, result, strict=True):
             if new.case_id is not None and stored.id == new.id:
@@ -325,6 +337,19 @@ def _first_recording(tx: StoreTransaction, interaction: Interaction) -> Interact
             f"already recorded for customer {stored.customer_id}, not {interaction.customer_id}"
         )
     return stored
+
+
+@contextmanager
+def _position(position: int, many: bool) -> Iterator[None]:
+    """Prefix errors about one record of a batch with its position (``records[2]: …``)."""
+    try:
+        yield
+    except AmbiguousIdentityError:
+        raise
+    except OmnikitError as error:
+        if not many:
+            raise
+        raise type(error)(f"records[{position}]: {error}") from None
 
 
 def _id_of(value: object) -> object:
