@@ -53,11 +53,9 @@ def test_journey_collapses_repeats_and_lists_switches(kit: Omnikit) -> None:
     assert journey.switches == [("webshop", "phone"), ("phone", "email"), ("email", "store")]
 
 
-def test_scenario_one_webshop_phone_email_store(backend: str, tmp_path: object) -> None:
-    from tests.conftest import make_url
-
+def test_scenario_one_webshop_phone_email_store(store_url: str) -> None:
     clock = SteppedClock()
-    with Omnikit(make_url(backend, tmp_path), default_region="NL", clock=clock) as kit:  # type: ignore[arg-type]
+    with Omnikit(store_url, default_region="NL", clock=clock) as kit:
         result = play_scenario(kit, clock=clock)
         # the phone agent saw yesterday's web shop order when caller ID matched
         assert [i.channel for i in result.card_at_call.recent] == ["webshop"]

@@ -63,9 +63,9 @@ def test_same_external_id_for_another_customer_conflicts(kit: Omnikit, jan_id: s
         )
 
 
-def test_occurred_at_defaults_to_the_kits_clock(backend: str, tmp_path: object) -> None:
+def test_occurred_at_defaults_to_the_kits_clock(store_url: str) -> None:
     fixed = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
-    with Omnikit("sqlite:///:memory:", clock=lambda: fixed) as kit:
+    with Omnikit(store_url, clock=lambda: fixed) as kit:
         jan = kit.customers.identify(email="jan@example.nl")
         interaction = kit.record(customer=jan.id, channel="email", direction="inbound", kind="message")
         assert interaction.occurred_at == interaction.recorded_at == fixed

@@ -94,6 +94,10 @@ class Omnikit:
         *,
         default_region: str | None = None,
         clock: Clock | None = None,
+        pool_size: int | None = None,
+        max_overflow: int | None = None,
+        pool_timeout: float | None = None,
+        pool_recycle: int | None = None,
     ) -> None:
         if clock is not None and not callable(clock):
             raise ValidationError(f"clock must be a function returning a datetime, not {clock!r}")
@@ -104,7 +108,13 @@ class Omnikit:
         """The channels this kit knows: the built-in ones and any registered."""
         if url is None:
             url = os.environ.get("OMNIKIT_URL") or DEFAULT_URL
-        self.store: Store = open_store(url)
+        self.store: Store = open_store(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_recycle=pool_recycle,
+        )
         """The store the kit writes to."""
         self.customers = Customers(self)
         """Find, create and read customers."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from omnikit.errors import ConflictError, ValidationError
 from omnikit.model import Case, CaseEvent, ChannelSummary, Customer, Identity, Interaction
@@ -95,12 +95,17 @@ class Store(Protocol):
         ...
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, **pool: Any) -> Store:
     """Open (and, when needed, create or upgrade) the store at ``url``.
 
-    ``sqlite:///path/to/file.db`` and ``sqlite:///:memory:`` are built in. Raises
-    ``ValidationError`` for a URL omnikit cannot use and ``StoreError`` when the
-    database cannot be opened or its schema is newer than this omnikit.
+    ``sqlite:///path/to/file.db``, ``sqlite:///:memory:`` and
+    ``postgresql://user:password@host/database`` (extra ``omnikit[postgres]``).
+    ``pool`` takes connection-pool settings (``pool_size``, ``max_overflow``,
+    ``pool_timeout``, ``pool_recycle``), which the URL's query may also carry.
+
+    Raises ``ValidationError`` for a URL or setting omnikit cannot use and
+    ``StoreError`` when the database cannot be opened or its schema is newer than
+    this omnikit.
     """
     if not isinstance(url, str) or not url.strip():
         raise ValidationError(f"{url!r} is not a store URL; use for example 'sqlite:///omnikit.db'")
@@ -108,8 +113,12 @@ def open_store(url: str) -> Store:
     if scheme == "sqlite":
         from omnikit.store.sqlite import open_sqlite
 
-        return open_sqlite(url)
+        return open_sqlite(url, **pool)
+    if scheme in ("postgresql", "postgres"):
+        from omnikit.store.postgres import open_postgres
+
+        return open_postgres(url, **pool)
     raise ValidationError(
-        f"{scheme!r} is not a supported store: omnikit opens sqlite:/// URLs "
-        "(for example 'sqlite:///omnikit.db' or 'sqlite:///:memory:')"
+        f"{scheme!r} is not a supported store: use sqlite:///file.db, sqlite:///:memory: "
+        "or postgresql://user:password@host/database"
     )

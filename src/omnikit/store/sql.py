@@ -19,11 +19,12 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
+from sqlalchemy.engine import URL
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Insert
 
 from omnikit._time import from_micros, to_micros
-from omnikit.errors import StoreError
+from omnikit.errors import StoreError, ValidationError
 from omnikit.model import (
     Attachment,
     Case,
@@ -41,7 +42,7 @@ from omnikit.model import (
 from omnikit.store import DuplicateKeyError, StoreTransaction
 from omnikit.store.schema import case_events, cases, customers, identities, interactions
 
-__all__ = ["Backend", "SqlStore", "SqlTransaction"]
+__all__ = ["POOL_OPTIONS", "Backend", "SqlStore", "SqlTransaction", "pool_options"]
 
 log = logging.getLogger("omnikit.store")
 
@@ -62,6 +63,42 @@ class Backend(Protocol):
     def insert_ignoring(self, table: Table, *unique: str) -> Insert:
         """``INSERT`` that skips rows clashing with the unique key over ``unique``."""
         ...
+
+
+POOL_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "pool_size": int,
+    "max_overflow": int,
+    "pool_timeout": float,
+    "pool_recycle": int,
+}
+"""Connection-pool settings, as keyword arguments or as URL query parameters."""
+
+
+def pool_options(url: URL, given: Mapping[str, Any]) -> tuple[URL, dict[str, Any]]:
+    """Split pool settings from ``given`` and from ``url``'s query (keywords win).
+
+    Returns the URL without them and the options for ``create_engine``. Raises
+    ``ValidationError`` for an unknown option or a value of the wrong kind.
+    """
+    unknown = sorted(set(given) - set(POOL_OPTIONS))
+    if unknown:
+        raise ValidationError(f"unknown store option(s): {', '.join(unknown)}")
+    query = dict(url.query)
+    options: dict[str, Any] = {}
+    for name, convert in POOL_OPTIONS.items():
+        raw = query.pop(name, None)
+        if given.get(name) is not None:
+            raw = given[name]
+        if raw is None:
+            continue
+        try:
+            value = convert(raw)
+        except (TypeError, ValueError):
+            raise ValidationError(f"{name}={raw!r} is not a valid number") from None
+        if isinstance(raw, bool) or value < 0:
+            raise ValidationError(f"{name}={raw!r} must be a number of at least 0")
+        options[name] = value
+    return url.set(query=query), options
 
 
 def _dumps(value: object) -> str | None:

@@ -22,7 +22,7 @@ from sqlalchemy.sql.dml import Insert
 
 from omnikit.errors import StoreError, ValidationError
 from omnikit.store.migrate import upgrade
-from omnikit.store.sql import Cursor, SqlStore
+from omnikit.store.sql import Cursor, SqlStore, pool_options
 
 __all__ = ["BUSY_TIMEOUT_MS", "SqliteBackend", "open_sqlite"]
 
@@ -56,8 +56,12 @@ def _configure(connection: sqlite3.Connection, *, memory: bool) -> None:
     cursor.close()
 
 
-def create_sqlite_engine(url: str) -> Engine:
-    """An SQLAlchemy engine for ``url`` with omnikit's connection settings."""
+def create_sqlite_engine(url: str, **pool: Any) -> Engine:
+    """An SQLAlchemy engine for ``url`` with omnikit's connection settings.
+
+    Pool settings (``pool_size`` …) apply to a file; an in-memory store has one
+    connection and refuses them.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -65,7 +69,11 @@ def create_sqlite_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite" or parsed.get_driver_name() not in ("pysqlite", ""):
         raise ValidationError(f"{url!r} is not a sqlite URL omnikit can open (use sqlite:///)")
     memory = parsed.database in (None, "", ":memory:")
+    parsed, pooling = pool_options(parsed, pool)
+    if memory and pooling:
+        raise ValidationError("pool settings do not apply to an in-memory SQLite store")
     options: dict[str, Any] = {
+        **pooling,
         "paramstyle": "named",
         "connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
     }
@@ -86,9 +94,9 @@ def create_sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def open_sqlite(url: str) -> SqlStore:
+def open_sqlite(url: str, **pool: Any) -> SqlStore:
     """Open the SQLite store at ``url``, creating or upgrading its schema."""
-    engine = create_sqlite_engine(url)
+    engine = create_sqlite_engine(url, **pool)
     masked = url
     try:
         upgrade(engine)

@@ -1,0 +1,102 @@
+"""PostgreSQL, for many processes on many machines (extra ``omnikit[postgres]``).
+
+psycopg 3 through SQLAlchemy 2; this is the only module that imports psycopg.
+Transactions run at READ COMMITTED. Idempotent inserts use ``ON CONFLICT DO NOTHING``:
+a second writer of the same key waits for the first to commit and then finds its row.
+Find-or-create relies on the unique key and the facade's retry, never on a lock
+around Python code. Schema upgrades take a transaction-level advisory lock, so that
+several processes opening a new database at once migrate it once.
+
+Pool settings come from keyword arguments or from the URL's query
+(``?pool_size=10&max_overflow=5&pool_timeout=10``); they are taken out of the URL
+before it reaches libpq. Connections are checked before use (``pool_pre_ping``), so
+the first call after a server restart reconnects instead of failing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.sql.dml import Insert
+
+from omnikit.errors import StoreError, ValidationError
+from omnikit.store.migrate import upgrade
+from omnikit.store.sql import Cursor, SqlStore, pool_options
+
+try:
+    import psycopg
+except ImportError:  # pragma: no cover - exercised without the extra only
+    psycopg = None  # type: ignore[assignment]
+
+__all__ = ["PostgresBackend", "create_postgres_engine", "open_postgres"]
+
+_MIGRATION_LOCK = 0x6F6D6E696B6974  # "omnikit"
+_CONNECT_TIMEOUT_S = 10
+
+
+class PostgresBackend:
+    """The PostgreSQL specifics of the SQL store."""
+
+    name = "postgresql"
+
+    def begin(self, cursor: Cursor, *, write: bool) -> None:
+        # psycopg opens a transaction with the first statement; nothing to do.
+        return None
+
+    def insert_ignoring(self, table: Table, *unique: str) -> Insert:
+        return pg_insert(table).on_conflict_do_nothing(
+            index_elements=[table.c[name] for name in unique]
+        )
+
+
+def create_postgres_engine(url: str, **pool: Any) -> Engine:
+    """An SQLAlchemy engine on psycopg 3 for ``url``, with omnikit's settings."""
+    if psycopg is None:
+        raise StoreError("PostgreSQL needs the 'postgres' extra: pip install 'omnikit[postgres]'")
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValidationError(f"{url!r} is not a valid postgresql URL") from None
+    if parsed.drivername == "postgres":  # the scheme many hosting providers hand out
+        parsed = parsed.set(drivername="postgresql")
+    if parsed.drivername not in (
+        "postgresql",
+        "postgresql+psycopg",
+    ):
+        raise ValidationError(
+            f"{parsed.drivername!r} is not a PostgreSQL URL omnikit can open; "
+            "use postgresql:// or postgresql+psycopg://"
+        )
+    parsed, options = pool_options(parsed.set(drivername="postgresql+psycopg"), pool)
+    engine = create_engine(
+        parsed,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": _CONNECT_TIMEOUT_S},
+        **options,
+    )
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # SQLAlchemy-level transactions are only used for migrations: serialise them.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+
+    return engine
+
+
+def open_postgres(url: str, **pool: Any) -> SqlStore:
+    """Open the PostgreSQL store at ``url``, creating or upgrading its schema."""
+    engine = create_postgres_engine(url, **pool)
+    masked = engine.url.render_as_string(hide_password=True)
+    try:
+        upgrade(engine)
+    except SQLAlchemyError as error:
+        engine.dispose()
+        raise StoreError(f"cannot open the store {masked}: {error}") from None
+    except BaseException:
+        engine.dispose()
+        raise
+    return SqlStore(engine, PostgresBackend(), url=masked)
