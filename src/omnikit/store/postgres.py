@@ -47,6 +47,9 @@ class PostgresBackend:
         # psycopg opens a transaction with the first statement; nothing to do.
         return None
 
+    def is_unique_violation(self, error: Exception) -> bool:
+        return getattr(error, "sqlstate", None) == "23505"  # unique_violation
+
     def insert_ignoring(self, table: Table, *unique: str) -> Insert:
         return pg_insert(table).on_conflict_do_nothing(
             index_elements=[table.c[name] for name in unique]

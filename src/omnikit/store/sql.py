@@ -64,6 +64,10 @@ class Backend(Protocol):
         """``INSERT`` that skips rows clashing with the unique key over ``unique``."""
         ...
 
+    def is_unique_violation(self, error: Exception) -> bool:
+        """True when the driver's ``IntegrityError`` is a broken unique key."""
+        ...
+
 
 POOL_OPTIONS: dict[str, Callable[[Any], Any]] = {
     "pool_size": int,
@@ -389,6 +393,8 @@ class SqlTransaction(StoreTransaction):
     def list_cases(
         self, customer_id: str | None, statuses: Sequence[str] | None, limit: int
     ) -> list[Case]:
+        if statuses is not None and not statuses:
+            return []
         by_customer = customer_id is not None
         n_statuses = len(statuses) if statuses is not None else -1
 
@@ -622,7 +628,11 @@ class SqlStore:
                 finally:
                     cursor.close()
             except dbapi.IntegrityError as error:
-                raise DuplicateKeyError(f"a unique key of the store was broken: {error}") from None
+                if self._backend.is_unique_violation(error):
+                    raise DuplicateKeyError(
+                        f"a unique key of the store was broken: {error}"
+                    ) from None
+                raise StoreError(f"the store {self.url} refused a write: {error}") from None
             except dbapi.Error as error:
                 log.warning("store error on %s: %s", self.url, type(error).__name__)
                 raise StoreError(f"the store {self.url} failed: {error}") from None

@@ -38,6 +38,9 @@ class SqliteBackend:
     def begin(self, cursor: Cursor, *, write: bool) -> None:
         cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
+    def is_unique_violation(self, error: Exception) -> bool:
+        return str(error).startswith("UNIQUE constraint failed")
+
     def insert_ignoring(self, table: Table, *unique: str) -> Insert:
         return sqlite_insert(table).on_conflict_do_nothing(
             index_elements=[table.c[name] for name in unique]

@@ -1,0 +1,20 @@
+"""Test kits shipped with omnikit, for our backends and for integrators' packages.
+
+``StoreConformance`` holds every behaviour the ``Store`` protocol promises. A backend
+passes it by subclassing it in a pytest module and providing one fixture::
+
+    from omnikit.testing import StoreConformance
+
+    class TestMyStore(StoreConformance):
+        @pytest.fixture
+        def open_store(self, tmp_path):
+            # a function opening a Store on ONE empty database for this test;
+            # calling it again opens the same database again
+            return lambda: MyStore(tmp_path / "db")
+
+It needs pytest (the ``omnikit[test]`` extra).
+"""
+
+from omnikit.testing.store import StoreConformance
+
+__all__ = ["StoreConformance"]

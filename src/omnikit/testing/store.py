@@ -1,0 +1,360 @@
+"""The store conformance suite: every behaviour of the ``Store`` protocol, as tests.
+
+Subclass ``StoreConformance`` and provide the ``open_store`` fixture (see
+:mod:`omnikit.testing`). Set ``reopens_same_database = False`` for a store that
+cannot be opened twice on one database (SQLite in memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from omnikit._ids import new_id
+from omnikit.errors import OmnikitError
+from omnikit.model import (
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Customer,
+    DeliveryStatus,
+    Direction,
+    Identity,
+    IdentityKind,
+    Interaction,
+    Priority,
+)
+from omnikit.store import DuplicateKeyError, Store
+
+__all__ = ["StoreConformance"]
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def customer(*identities: tuple[IdentityKind, str, str], name: str = "Jan") -> Customer:
+    """A new customer holding identities given as ``(kind, scope, value)``."""
+    customer_id = new_id()
+    return Customer(
+        id=customer_id,
+        name=name,
+        language="nl",
+        attributes={"vip": True, "tier": 2},
+        identities=tuple(
+            Identity(
+                id=new_id(),
+                customer_id=customer_id,
+                kind=kind,
+                scope=scope or None,
+                value=value,
+                raw=value.upper(),
+                source="manual",
+                verified=True,
+                first_seen_at=T0,
+                last_seen_at=T0,
+            )
+            for kind, scope, value in identities
+        ),
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+def interaction(
+    customer_id: str,
+    *,
+    channel: str = "sms",
+    external_id: str | None = None,
+    at: datetime = T0,
+    **fields: object,
+) -> Interaction:
+    """A new interaction of ``customer_id``."""
+    return Interaction.model_validate(
+        {
+            "id": new_id(),
+            "customer_id": customer_id,
+            "channel": channel,
+            "direction": Direction.INBOUND,
+            "kind": "message",
+            "occurred_at": at,
+            "recorded_at": at,
+            "external_id": external_id,
+            **fields,
+        }
+    )
+
+
+def case(customer_id: str, *, status: CaseStatus = CaseStatus.NEW, at: datetime = T0) -> Case:
+    """A new case of ``customer_id`` at version 1."""
+    return Case(
+        id=new_id(),
+        customer_id=customer_id,
+        subject="Move delivery",
+        status=status,
+        priority=Priority.NORMAL,
+        created_at=at,
+        updated_at=at,
+        version=1,
+    )
+
+
+class StoreConformance:
+    """Every behaviour the ``Store`` protocol promises. Subclass it; see the module."""
+
+    reopens_same_database = True
+
+    @pytest.fixture
+    def open_store(self) -> Callable[[], Store]:
+        """Override: a function that opens a Store on this test's empty database."""
+        raise NotImplementedError("subclasses provide the open_store fixture")
+
+    @pytest.fixture
+    def store(self, open_store: Callable[[], Store]) -> Iterator[Store]:
+        opened = open_store()
+        yield opened
+        opened.close()
+
+    # customers and identities ---------------------------------------------------------
+
+    def test_customer_round_trips_with_identities(self, store: Store) -> None:
+        jan = customer(
+            (IdentityKind.EMAIL, "", "jan@example.nl"),
+            (IdentityKind.HANDLE, "twitter", "janj"),
+        )
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+        with store.transaction() as tx:
+            assert tx.get_customer(jan.id) == jan
+            assert tx.customer_exists(jan.id)
+            assert tx.get_customer("missing") is None
+            assert not tx.customer_exists("missing")
+
+    def test_find_identity_by_kind_scope_and_value(self, store: Store) -> None:
+        jan = customer((IdentityKind.HANDLE, "twitter", "janj"))
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+        with store.transaction() as tx:
+            assert tx.find_identity("handle", "twitter", "janj") == jan.id
+            assert tx.find_identity("handle", "instagram", "janj") is None
+            assert tx.find_identity("email", "", "janj") is None
+
+    def test_one_identity_value_belongs_to_one_customer(self, store: Store) -> None:
+        jan = customer((IdentityKind.PHONE, "", "+31201234567"))
+        piet = customer((IdentityKind.PHONE, "", "+31201234567"), name="Piet")
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+        with pytest.raises(DuplicateKeyError), store.transaction(write=True) as tx:
+            tx.insert_customer(piet)
+        with store.transaction() as tx:
+            assert tx.get_customer(piet.id) is None  # the whole transaction rolled back
+            assert tx.find_identity("phone", "", "+31201234567") == jan.id
+
+    def test_update_customer(self, store: Store) -> None:
+        jan = customer((IdentityKind.EMAIL, "", "jan@example.nl"))
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.update_customer(jan.id, name="Jan Jansen", language="en", updated_at=1)
+        with store.transaction() as tx:
+            stored = tx.get_customer(jan.id)
+        assert stored is not None
+        assert (stored.name, stored.language) == ("Jan Jansen", "en")
+
+    # transactions -------------------------------------------------------------------------
+
+    def test_an_error_rolls_back_everything(self, store: Store) -> None:
+        jan = customer((IdentityKind.EMAIL, "", "jan@example.nl"))
+        with pytest.raises(RuntimeError), store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.insert_interaction(interaction(jan.id))
+            raise RuntimeError("the caller failed half-way")
+        with store.transaction() as tx:
+            assert tx.get_customer(jan.id) is None
+            assert tx.find_identity("email", "", "jan@example.nl") is None
+            assert tx.timeline(jan.id) == []
+
+    def test_committed_writes_are_visible_to_the_next_transaction(self, store: Store) -> None:
+        jan = customer()
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.insert_interaction(interaction(jan.id, text="hello"))
+        with store.transaction() as tx:
+            assert [i.text for i in tx.timeline(jan.id)] == ["hello"]
+
+    # interactions ---------------------------------------------------------------------------
+
+    def test_interaction_round_trips_every_field(self, store: Store) -> None:
+        jan = customer()
+        full = interaction(
+            jan.id,
+            channel="whatsapp",
+            external_id="wamid.1",
+            direction=Direction.OUTBOUND,
+            text="Hoi Jan 👋",
+            subject="Order",
+            attachments=(Attachment(name="a.jpg", content_type="image/jpeg", size=10),),
+            agent="ann",
+            purpose=("order_status", "delivery"),
+            status=DeliveryStatus.READ,
+            metadata={"conversation": "c-9", "n": [1, 2.5, None, True, {"x": "y"}]},
+        )
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            assert tx.insert_interaction(full)
+        with store.transaction() as tx:
+            assert tx.get_interaction(full.id) == full
+            assert tx.interaction_by_external_id("whatsapp", "wamid.1") == full
+            assert tx.get_interaction("missing") is None
+
+    def test_external_id_is_recorded_once_per_channel(self, store: Store) -> None:
+        jan = customer()
+        first = interaction(jan.id, external_id="SM1", text="first")
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            assert tx.insert_interaction(first) is True
+            assert tx.insert_interaction(interaction(jan.id, external_id="SM1")) is False
+            assert tx.insert_interaction(interaction(jan.id, channel="email", external_id="SM1"))
+        with store.transaction() as tx:
+            assert tx.interaction_by_external_id("sms", "SM1") == first
+            assert len(tx.timeline(jan.id)) == 2
+
+    def test_interactions_without_external_id_never_collide(self, store: Store) -> None:
+        jan = customer()
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            assert tx.insert_interactions([interaction(jan.id) for _ in range(3)]) == 3
+            assert tx.insert_interaction(interaction(jan.id))
+        with store.transaction() as tx:
+            assert len(tx.timeline(jan.id)) == 4
+
+    def test_batch_insert_counts_only_new_keys(self, store: Store) -> None:
+        jan = customer()
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.insert_interaction(interaction(jan.id, external_id="k1"))
+            batch = [interaction(jan.id, external_id=f"k{n}") for n in (1, 2, 3, 2)]
+            assert tx.insert_interactions(batch) == 2
+            assert tx.insert_interactions([]) == 0
+        with store.transaction() as tx:
+            assert sorted(i.external_id or "" for i in tx.timeline(jan.id)) == ["k1", "k2", "k3"]
+
+    def test_interaction_of_unknown_customer_is_refused(self, store: Store) -> None:
+        with pytest.raises(OmnikitError) as caught, store.transaction(write=True) as tx:
+            tx.insert_interaction(interaction("no-such-customer"))
+        assert not isinstance(caught.value, DuplicateKeyError)  # a missing row, not a clash
+
+    def test_timeline_is_ordered_by_time_then_id(self, store: Store) -> None:
+        jan, piet = customer(), customer(name="Piet")
+        hours = [3, 0, 2, 2, 1]
+        made = [interaction(jan.id, at=T0 + timedelta(hours=h)) for h in hours]
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.insert_customer(piet)
+            tx.insert_interactions(made)
+            tx.insert_interaction(interaction(piet.id))
+        expected = sorted(made, key=lambda i: (i.occurred_at, i.id))
+        with store.transaction() as tx:
+            assert tx.timeline(jan.id) == expected
+            assert tx.recent_interactions(jan.id, 3) == expected[::-1][:3]
+            assert tx.recent_interactions(jan.id, 100) == expected[::-1]
+
+    def test_channel_summary_counts_and_last_contact(self, store: Store) -> None:
+        jan = customer()
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.insert_interactions(
+                [
+                    interaction(jan.id, channel="email", at=T0),
+                    interaction(jan.id, channel="email", at=T0 + timedelta(hours=5)),
+                    interaction(jan.id, channel="phone", at=T0 + timedelta(hours=1)),
+                ]
+            )
+        with store.transaction() as tx:
+            summary = [(s.channel, s.count, s.last_contact) for s in tx.channel_summary(jan.id)]
+        assert summary == [
+            ("email", 2, T0 + timedelta(hours=5)),
+            ("phone", 1, T0 + timedelta(hours=1)),
+        ]
+
+    # cases ------------------------------------------------------------------------------------
+
+    def test_case_round_trips_and_versions_guard_updates(self, store: Store) -> None:
+        jan = customer()
+        opened = case(jan.id)
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.insert_case(opened)
+        changed = opened.model_copy(update={"status": CaseStatus.OPEN, "version": 2})
+        stale = opened.model_copy(update={"status": CaseStatus.CLOSED, "version": 2})
+        with store.transaction(write=True) as tx:
+            assert tx.get_case(opened.id) == opened
+            assert tx.update_case(changed) is True
+            assert tx.update_case(stale) is False  # version 1 is no longer stored
+        with store.transaction() as tx:
+            assert tx.get_case(opened.id) == changed
+            assert tx.get_case("missing") is None
+
+    def test_list_cases_filters_and_orders_newest_first(self, store: Store) -> None:
+        jan, piet = customer(), customer(name="Piet")
+        a = case(jan.id, at=T0)
+        b = case(jan.id, status=CaseStatus.CLOSED, at=T0 + timedelta(hours=1))
+        c = case(piet.id, at=T0 + timedelta(hours=2))
+        with store.transaction(write=True) as tx:
+            for who in (jan, piet):
+                tx.insert_customer(who)
+            for made in (a, b, c):
+                tx.insert_case(made)
+        with store.transaction() as tx:
+            assert tx.list_cases(None, None, 10) == [c, b, a]
+            assert tx.list_cases(jan.id, None, 10) == [b, a]
+            assert tx.list_cases(jan.id, ["new", "open"], 10) == [a]
+            assert tx.list_cases(None, ["new"], 1) == [c]
+            assert tx.list_cases(None, [], 10) == []
+
+    def test_case_interactions_and_events(self, store: Store) -> None:
+        jan = customer()
+        opened = case(jan.id)
+        call = interaction(jan.id, channel="phone")
+        mail = interaction(jan.id, channel="email", at=T0 + timedelta(hours=1))
+        events = [
+            CaseEvent(
+                id=new_id(),
+                case_id=opened.id,
+                at=T0 + timedelta(minutes=m),
+                type=kind,
+                actor="ann",
+                before=None if m == 0 else {"status": "new"},
+                after={"status": "open"},
+                note="why",
+            )
+            for m, kind in ((0, "opened"), (5, "transitioned"))
+        ]
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.insert_case(opened)
+            tx.insert_interactions([mail, call])
+            tx.set_interaction_case(call.id, opened.id)
+            tx.set_interaction_case(mail.id, opened.id)
+            for event in reversed(events):
+                tx.insert_case_event(event)
+        with store.transaction() as tx:
+            assert [i.id for i in tx.case_interactions(opened.id)] == [call.id, mail.id]
+            assert tx.case_events(opened.id) == events
+
+    # schema --------------------------------------------------------------------------------------
+
+    def test_reopening_keeps_data_and_schema(self, open_store: Callable[[], Store]) -> None:
+        if not self.reopens_same_database:
+            pytest.skip("this store cannot be opened twice on one database")
+        jan = customer((IdentityKind.EMAIL, "", "jan@example.nl"))
+        first = open_store()
+        with first.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+        first.close()
+        again = open_store()
+        try:
+            with again.transaction() as tx:
+                assert tx.get_customer(jan.id) == jan
+        finally:
+            again.close()
