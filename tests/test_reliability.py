@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from sqlalchemy import create_engine, text
+
 from omnikit import Omnikit
 
 pytestmark = pytest.mark.slow
@@ -31,7 +33,7 @@ RECORDER = textwrap.dedent(
     from omnikit import Omnikit
 
     url, customer, go, seed = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
-    keys = [f"order-{n}" for n in range(500)]
+    keys = [f"order-{n}" for n in range(int(sys.argv[5]))]
     random.Random(seed).shuffle(keys)
     kits = [Omnikit(url), Omnikit(url)]          # two kits on one file in each process
     while not go.exists():
@@ -108,31 +110,52 @@ def _run_all(scripts: list[list[str]], go: Path, timeout: float = 120) -> list[s
     return outputs
 
 
-def test_four_processes_record_the_same_keys_exactly_once(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    url = f"sqlite:///{path}"
-    with Omnikit(url) as kit:
+def _count(url: str, table: str, what: str = "*") -> int:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text(f"SELECT count({what}) FROM {table}")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+# SQLite serialises writers, so 4 processes already contend; PostgreSQL takes 8.
+PROCESSES = {"sqlite-file": 4, "postgresql": 8}
+concurrent_backends = pytest.mark.parametrize("backend", list(PROCESSES), indirect=True)
+
+
+@concurrent_backends
+def test_processes_record_the_same_keys_exactly_once(
+    backend: str, store_url: str, tmp_path: Path
+) -> None:
+    keys = 500 if backend.startswith("sqlite") else 2000
+    with Omnikit(store_url) as kit:
         customer = kit.customers.identify(email="jan@example.nl").id
     go = tmp_path / "go"
-    outputs = _run_all([[RECORDER, url, customer, str(go), str(seed)] for seed in range(4)], go)
-    assert outputs == ["500"] * 4
-    with closing(sqlite3.connect(path)) as raw:
-        assert raw.execute("SELECT count(*) FROM interactions").fetchone() == (500,)
-        assert raw.execute("SELECT count(DISTINCT external_id) FROM interactions").fetchone() == (
-            500,
-        )
+    outputs = _run_all(
+        [
+            [RECORDER, store_url, customer, str(go), str(seed), str(keys)]
+            for seed in range(PROCESSES[backend])
+        ],
+        go,
+    )
+    assert outputs == [str(keys)] * PROCESSES[backend]
+    assert _count(store_url, "interactions") == keys
+    assert _count(store_url, "interactions", "DISTINCT external_id") == keys
 
 
-def test_four_processes_identify_the_same_addresses_once(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    url = f"sqlite:///{path}"
-    Omnikit(url).close()
+@concurrent_backends
+def test_processes_identify_the_same_addresses_once(
+    backend: str, store_url: str, tmp_path: Path
+) -> None:
+    Omnikit(store_url).close()
     go = tmp_path / "go"
-    outputs = _run_all([[IDENTIFIER, url, str(go), str(seed)] for seed in range(4)], go)
-    assert outputs == ["200"] * 4
-    with closing(sqlite3.connect(path)) as raw:
-        assert raw.execute("SELECT count(*) FROM customers").fetchone() == (200,)
-        assert raw.execute("SELECT count(*) FROM identities").fetchone() == (200,)
+    outputs = _run_all(
+        [[IDENTIFIER, store_url, str(go), str(seed)] for seed in range(PROCESSES[backend])], go
+    )
+    assert outputs == ["200"] * PROCESSES[backend]
+    assert _count(store_url, "customers") == 200
+    assert _count(store_url, "identities") == 200
 
 
 def test_killed_writer_loses_no_returned_interaction(tmp_path: Path) -> None:

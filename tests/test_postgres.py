@@ -1,0 +1,165 @@
+"""PostgreSQL specifics: URL forms, pool settings, migrations, a server that goes away."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from omnikit import Omnikit, StoreError, ValidationError
+from omnikit.store.migrate import HEAD, alembic_config, upgrade
+from omnikit.store.postgres import create_postgres_engine
+from omnikit.store.schema import VERSION_TABLE
+from tests.conftest import PostgresServer, require_postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def server(postgres_server: PostgresServer | str) -> PostgresServer:
+    return require_postgres(postgres_server)
+
+
+@pytest.fixture
+def fresh_database(server: PostgresServer) -> Iterator[str]:
+    """The URL of a new, empty database, dropped afterwards."""
+    name = f"omnikit_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(
+        server.url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    base = server.url.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def test_url_forms(server: PostgresServer) -> None:
+    for url in (
+        server.url,
+        server.url.replace("postgresql://", "postgresql+psycopg://"),
+        server.url.replace("postgresql://", "postgres://"),
+    ):
+        with Omnikit(url) as kit:
+            assert kit.store.url.startswith("postgresql+psycopg://")
+            assert "***" in kit.store.url or "@" not in server.url.split("//")[1].split("/")[0]
+
+
+def test_pool_settings_from_keywords_and_url(server: PostgresServer) -> None:
+    with Omnikit(server.url, pool_size=3, max_overflow=1, pool_timeout=5) as kit:
+        pool = kit.store._engine.pool  # type: ignore[attr-defined]
+        assert (pool.size(), pool._max_overflow, pool._timeout) == (3, 1, 5)
+    with Omnikit(f"{server.url}?pool_size=2&max_overflow=0") as kit:
+        pool = kit.store._engine.pool  # type: ignore[attr-defined]
+        assert (pool.size(), pool._max_overflow) == (2, 0)
+    with Omnikit(f"{server.url}?pool_size=2", pool_size=4) as kit:  # the keyword wins
+        assert kit.store._engine.pool.size() == 4  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("url_tail", "options"),
+    [("?pool_size=lots", {}), ("", {"pool_size": -1}), ("", {"pool_timeout": "soon"})],
+)
+def test_bad_pool_settings(
+    server: PostgresServer, url_tail: str, options: dict[str, object]
+) -> None:
+    with pytest.raises(ValidationError, match="pool_"):
+        Omnikit(server.url + url_tail, **options)  # type: ignore[arg-type]
+
+
+def test_wrong_driver_is_refused() -> None:
+    with pytest.raises(ValidationError, match="psycopg2"):
+        Omnikit("postgresql+psycopg2://u:p@127.0.0.1/db")
+
+
+def test_unreachable_server_is_a_store_error_naming_the_reason() -> None:
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="connect|refused|failed"):
+        Omnikit("postgresql://nobody:secret@127.0.0.1:1/nothing")
+    assert time.monotonic() - started < 30
+
+
+def test_migrations_run_on_postgres(fresh_database: str) -> None:
+    from alembic.script import ScriptDirectory
+
+    first = ScriptDirectory.from_config(alembic_config()).get_base()
+    engine = create_postgres_engine(fresh_database)
+    upgrade(engine, first)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO customers (id, name, attributes, created_at, updated_at) "
+                "VALUES ('c1', 'Old Customer', '{}', 0, 0)"
+            )
+        )
+    engine.dispose()
+    with Omnikit(fresh_database) as kit:
+        assert kit.customers.get("c1").name == "Old Customer"
+    engine = create_postgres_engine(fresh_database)
+    with engine.connect() as connection:
+        version = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+    engine.dispose()
+    assert version == HEAD
+
+
+def test_processes_opening_a_new_database_at_once_migrate_it_once(fresh_database: str) -> None:
+    script = "import sys; from omnikit import Omnikit; Omnikit(sys.argv[1]).close(); print('ok')"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, fresh_database],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert (process.returncode, out.strip()) == (0, "ok"), err
+
+
+def test_server_going_away_is_a_store_error_and_the_next_call_works(
+    server: PostgresServer, store_url: str
+) -> None:
+    if server.stop is None or server.start is None:
+        pytest.skip("set OMNIKIT_TEST_POSTGRES_STOP and _START to stop and start the server")
+    with Omnikit(store_url) as kit:
+        jan = kit.customers.identify(email="jan@example.nl")
+        server.stop()
+        try:
+            started = time.monotonic()
+            with pytest.raises(StoreError) as caught:
+                kit.record(customer=jan.id, channel="sms", direction="inbound", kind="message")
+            assert time.monotonic() - started < 30, "a lost server fails fast, it does not hang"
+            assert "connect" in str(caught.value) or "server" in str(caught.value)
+        finally:
+            server.start()
+        for _ in range(50):  # the server accepts connections a moment after it starts
+            try:
+                recorded = kit.record(
+                    customer=jan.id,
+                    channel="sms",
+                    direction="inbound",
+                    kind="message",
+                    external_id="after-restart",
+                )
+                break
+            except StoreError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the kit did not recover after the server came back")
+        assert kit.journey(jan.id).steps[-1].id == recorded.id
+
+
+@pytest.fixture
+def backend() -> str:
+    """Every test here runs on PostgreSQL only."""
+    return "postgresql"
