@@ -82,7 +82,7 @@ def test_wrong_driver_is_refused() -> None:
 
 def test_unreachable_server_is_a_store_error_naming_the_reason() -> None:
     started = time.monotonic()
-    with pytest.raises(StoreError, match="connect|refused|failed"):
+    with pytest.raises(StoreError, match=r"connect|refused|failed"):
         Omnikit("postgresql://nobody:secret@127.0.0.1:1/nothing")
     assert time.monotonic() - started < 30
 

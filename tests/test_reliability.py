@@ -13,11 +13,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from contextlib import closing
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy import create_engine, text
 
 from omnikit import Omnikit
