@@ -15,8 +15,12 @@ def test_card_shows_everything_across_channels(kit: Omnikit) -> None:
     channels = ["webshop", "email", "phone", "email", "whatsapp"]
     for n, channel in enumerate(channels):
         kit.record(
-            customer=jan.id, channel=channel, direction="inbound", kind="message",
-            occurred_at=start + timedelta(hours=n), text=f"contact {n}",
+            customer=jan.id,
+            channel=channel,
+            direction="inbound",
+            kind="message",
+            occurred_at=start + timedelta(hours=n),
+            text=f"contact {n}",
         )
     case = kit.cases.open(customer=jan.id, subject="Open question")
     done = kit.cases.open(customer=jan.id, subject="Done")
@@ -29,7 +33,7 @@ def test_card_shows_everything_across_channels(kit: Omnikit) -> None:
     assert [c.id for c in card.open_cases] == [case.id]
     summary = {s.channel: (s.count, s.last_contact) for s in card.channels}
     assert summary["email"] == (2, start + timedelta(hours=3))
-    assert [s.channel for s in card.channels][0] == "whatsapp"  # most recent first
+    assert card.channels[0].channel == "whatsapp"  # most recent first
     assert json.loads(json.dumps(card.to_dict()))["customer"]["name"] == "Jan"
 
 
@@ -44,7 +48,10 @@ def test_journey_collapses_repeats_and_lists_switches(kit: Omnikit) -> None:
     # recorded out of order: the journey sorts by when it happened
     for hours, channel in [(3, "email"), (0, "webshop"), (1, "phone"), (2, "phone"), (4, "store")]:
         kit.record(
-            customer=jan.id, channel=channel, direction="inbound", kind="message",
+            customer=jan.id,
+            channel=channel,
+            direction="inbound",
+            kind="message",
             occurred_at=start + timedelta(hours=hours),
         )
     journey = kit.journey(jan.id)

@@ -37,18 +37,29 @@ def test_record_returns_what_was_stored(kit: Omnikit, jan_id: str) -> None:
 
 def test_same_external_id_returns_first_interaction(kit: Omnikit, jan_id: str) -> None:
     first = kit.record(
-        customer=jan_id, channel="sms", direction="inbound", kind="message",
-        text="first", external_id="SM1",
+        customer=jan_id,
+        channel="sms",
+        direction="inbound",
+        kind="message",
+        text="first",
+        external_id="SM1",
     )
     again = kit.record(
-        customer=jan_id, channel="sms", direction="inbound", kind="message",
-        text="second", external_id="SM1",
+        customer=jan_id,
+        channel="sms",
+        direction="inbound",
+        kind="message",
+        text="second",
+        external_id="SM1",
     )
     assert again == first
     assert len(kit.journey(jan_id).steps) == 1
     # the same provider id on another channel is another interaction
     other = kit.record(
-        customer=jan_id, channel="whatsapp", direction="inbound", kind="message",
+        customer=jan_id,
+        channel="whatsapp",
+        direction="inbound",
+        kind="message",
         external_id="SM1",
     )
     assert other.id != first.id
@@ -67,7 +78,9 @@ def test_occurred_at_defaults_to_the_kits_clock(store_url: str) -> None:
     fixed = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
     with Omnikit(store_url, clock=lambda: fixed) as kit:
         jan = kit.customers.identify(email="jan@example.nl")
-        interaction = kit.record(customer=jan.id, channel="email", direction="inbound", kind="message")
+        interaction = kit.record(
+            customer=jan.id, channel="email", direction="inbound", kind="message"
+        )
         assert interaction.occurred_at == interaction.recorded_at == fixed
 
 
