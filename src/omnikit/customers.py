@@ -68,11 +68,9 @@ class Customers:
         for _ in range(_ATTEMPTS):
             try:
                 with store.transaction() as tx:
-                    found = _owner(tx, wanted)
-                    if found is not None:
-                        customer = _get(tx, found)
-                        if not _missing(customer, wanted, name, language):
-                            return customer
+                    customer = _known(tx, wanted)
+                    if customer is not None and not _missing(customer, wanted, name, language):
+                        return customer
                 with store.transaction(write=True) as tx:
                     return self._identify_locked(tx, wanted, name, language)
             except DuplicateKeyError:
@@ -133,8 +131,7 @@ class Customers:
         """
         wanted = self._identifiers(phone, email, handles, external_ids, address, region)
         with self._kit.store.transaction() as tx:
-            found = _owner(tx, wanted)
-            return None if found is None else _get(tx, found)
+            return _known(tx, wanted)
 
     def get(self, customer_id: str) -> Customer:
         """The customer with this id; raises ``NotFoundError`` when there is none."""
@@ -173,6 +170,15 @@ def _get(tx: StoreTransaction, customer_id: str) -> Customer:
     if customer is None:
         raise NotFoundError(f"no customer with id {customer_id!r}")
     return customer
+
+
+def _known(tx: StoreTransaction, wanted: list[Identifier]) -> Customer | None:
+    """The one customer holding any of ``wanted``, or ``None``; ambiguity raises."""
+    if len(wanted) == 1:  # the common case (caller ID, one e-mail): one query
+        (only,) = wanted
+        return tx.customer_by_identity(only.kind.value, only.scope, only.value)
+    found = _owner(tx, wanted)
+    return None if found is None else _get(tx, found)
 
 
 def _owner(tx: StoreTransaction, wanted: list[Identifier]) -> str | None:

@@ -239,7 +239,7 @@ class Omnikit:
         channel_id = self.channels.get(channel).id  # type: ignore[arg-type]
         now = self.now()
         when = now if occurred_at is None else require_utc(occurred_at, "occurred_at")
-        return Interaction.model_construct(
+        return Interaction.trusted(
             id=new_id(),
             customer_id=_validate.object_id(_id_of(customer), "customer"),
             channel=channel_id,
@@ -312,7 +312,7 @@ class Omnikit:
             customer = tx.get_customer(customer_id)
             if customer is None:
                 raise NotFoundError(f"no customer with id {customer_id!r}")
-            return CustomerCard.model_construct(
+            return CustomerCard.trusted(
                 customer=customer,
                 identities=customer.identities,
                 recent=tuple(tx.recent_interactions(customer_id, limit)) if limit else (),
@@ -329,9 +329,7 @@ class Omnikit:
         with self.store.transaction() as tx:
             if not tx.customer_exists(customer_id):
                 raise NotFoundError(f"no customer with id {customer_id!r}")
-            return Journey.model_construct(
-                customer_id=customer_id, steps=tuple(tx.timeline(customer_id))
-            )
+            return Journey.trusted(customer_id=customer_id, steps=tuple(tx.timeline(customer_id)))
 
 
 def _first_recording(tx: StoreTransaction, interaction: Interaction) -> Interaction:

@@ -190,32 +190,34 @@ class SqlTransaction(StoreTransaction):
         )
 
     def get_customer(self, customer_id: str) -> Customer | None:
-        row = self._run(
-            "get_customer",
-            lambda: select(customers).where(customers.c.id == bindparam("id")),
-            {"id": customer_id},
-        ).fetchone()
-        if row is None:
-            return None
-        rows = self._run(
-            "customer_identities",
-            lambda: (
-                select(identities)
-                .where(identities.c.customer_id == bindparam("customer_id"))
+        def build() -> ClauseElement:
+            return (
+                select(customers, identities)
+                .outerjoin(identities, identities.c.customer_id == customers.c.id)
+                .where(customers.c.id == bindparam("id"))
                 .order_by(identities.c.first_seen_at, identities.c.id)
-            ),
-            {"customer_id": customer_id},
-        ).fetchall()
-        id_, name, language, attributes, created_at, updated_at = row
-        return Customer.model_construct(
-            id=id_,
-            name=name,
-            language=language,
-            attributes=json.loads(attributes),
-            identities=tuple(_identity(r) for r in rows),
-            created_at=from_micros(created_at),
-            updated_at=from_micros(updated_at),
-        )
+            )
+
+        return _customer(self._run("get_customer", build, {"id": customer_id}).fetchall())
+
+    def customer_by_identity(self, kind: str, scope: str, value: str) -> Customer | None:
+        def build() -> ClauseElement:
+            hit = identities.alias("hit")
+            return (
+                select(customers, identities)
+                .select_from(hit)
+                .join(customers, customers.c.id == hit.c.customer_id)
+                .join(identities, identities.c.customer_id == customers.c.id)
+                .where(
+                    hit.c.kind == bindparam("kind"),
+                    hit.c.scope == bindparam("scope"),
+                    hit.c.value == bindparam("value"),
+                )
+                .order_by(identities.c.first_seen_at, identities.c.id)
+            )
+
+        params = {"kind": kind, "scope": scope, "value": value}
+        return _customer(self._run("customer_by_identity", build, params).fetchall())
 
     def customer_exists(self, customer_id: str) -> bool:
         row = self._run(
@@ -330,19 +332,18 @@ class SqlTransaction(StoreTransaction):
         return [_interaction(row) for row in rows]
 
     def channel_summary(self, customer_id: str) -> list[ChannelSummary]:
-        last = func.max(interactions.c.occurred_at)
-        rows = self._run(
-            "channel_summary",
-            lambda: (
+        def build() -> ClauseElement:
+            last = func.max(interactions.c.occurred_at)
+            return (
                 select(interactions.c.channel, func.count(), last)
                 .where(interactions.c.customer_id == bindparam("customer_id"))
                 .group_by(interactions.c.channel)
                 .order_by(last.desc(), interactions.c.channel)
-            ),
-            {"customer_id": customer_id},
-        ).fetchall()
+            )
+
+        rows = self._run("channel_summary", build, {"customer_id": customer_id}).fetchall()
         return [
-            ChannelSummary.model_construct(
+            ChannelSummary.trusted(
                 channel=channel, count=int(count), last_contact=from_micros(last_at)
             )
             for channel, count, last_at in rows
@@ -458,7 +459,7 @@ class SqlTransaction(StoreTransaction):
             {"case_id": case_id},
         ).fetchall()
         return [
-            CaseEvent.model_construct(
+            CaseEvent.trusted(
                 id=id_,
                 case_id=case_id_,
                 at=from_micros(at),
@@ -474,10 +475,30 @@ class SqlTransaction(StoreTransaction):
 
 # rows <-> models -------------------------------------------------------------------------
 
+_CUSTOMER_COLUMNS = len(customers.c)
+
+
+def _customer(rows: Sequence[Row]) -> Customer | None:
+    """A customer from rows of customer columns followed by identity columns."""
+    if not rows:
+        return None
+    id_, name, language, attributes, created_at, updated_at = rows[0][:_CUSTOMER_COLUMNS]
+    return Customer.trusted(
+        id=id_,
+        name=name,
+        language=language,
+        attributes=json.loads(attributes),
+        identities=tuple(
+            _identity(row[_CUSTOMER_COLUMNS:]) for row in rows if row[_CUSTOMER_COLUMNS] is not None
+        ),
+        created_at=from_micros(created_at),
+        updated_at=from_micros(updated_at),
+    )
+
 
 def _identity(row: Row) -> Identity:
     (id_, customer_id, kind, scope, value, raw, source, verified, first, last, reason, at) = row
-    return Identity.model_construct(
+    return Identity.trusted(
         id=id_,
         customer_id=customer_id,
         kind=IdentityKind(kind),
@@ -533,7 +554,7 @@ def _interaction(row: Row) -> Interaction:
         status,
         metadata,
     ) = row
-    return Interaction.model_construct(
+    return Interaction.trusted(
         id=id_,
         customer_id=customer_id,
         channel=channel,
@@ -545,7 +566,7 @@ def _interaction(row: Row) -> Interaction:
         subject=subject,
         attachments=()
         if attachments is None
-        else tuple(Attachment.model_construct(**a) for a in json.loads(attachments)),
+        else tuple(Attachment.trusted(**a) for a in json.loads(attachments)),
         external_id=external_id,
         case_id=case_id,
         agent=agent,
@@ -572,7 +593,7 @@ def _case_params(case: Case) -> dict[str, Any]:
 
 def _case(row: Row) -> Case:
     (id_, customer_id, subject, status, priority, assignee, queue, created, updated, version) = row
-    return Case.model_construct(
+    return Case.trusted(
         id=id_,
         customer_id=customer_id,
         subject=subject,
@@ -593,11 +614,20 @@ class SqlStore:
     """A store on an SQLAlchemy engine; ``backend`` supplies the dialect's differences.
 
     ``serialize=True`` makes transactions take a lock first: for a store whose pool
-    hands every thread the same connection (SQLite in memory).
+    hands every thread the same connection (SQLite in memory). ``per_thread=True``
+    keeps one connection per thread for the store's life instead of checking one out
+    of the pool for every transaction: for SQLite, whose connections cost nothing on
+    the server side, it saves the pool's 10 µs on every call.
     """
 
     def __init__(
-        self, engine: Engine, backend: Backend, *, url: str, serialize: bool = False
+        self,
+        engine: Engine,
+        backend: Backend,
+        *,
+        url: str,
+        serialize: bool = False,
+        per_thread: bool = False,
     ) -> None:
         self.url = url
         self._engine = engine
@@ -605,17 +635,41 @@ class SqlStore:
         self._statements = _Statements(engine, backend)
         self._dbapi: Any = engine.dialect.dbapi
         self._lock: AbstractContextManager[Any] = threading.RLock() if serialize else nullcontext()
+        self._local = threading.local() if per_thread else None
+        self._held: list[Any] = []
+        self._held_lock = threading.Lock()
+
+    def _checkout(self) -> Any:
+        if self._local is None:
+            return self._engine.raw_connection()
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._engine.raw_connection()
+            self._local.connection = connection
+            with self._held_lock:
+                self._held.append(connection)
+        return connection
+
+    def _release(self, connection: Any, *, broken: bool) -> None:
+        if self._local is None:
+            connection.close()
+        elif broken:
+            self._local.connection = None
+            with self._held_lock:
+                self._held.remove(connection)
+            connection.close()
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[StoreTransaction]:
         dbapi = self._dbapi
         with self._lock:
             try:
-                connection = self._engine.raw_connection()
+                connection = self._checkout()
             except dbapi.Error as error:
                 raise StoreError(f"cannot connect to the store {self.url}: {error}") from None
             except Exception as error:  # the pool wraps driver errors in its own
                 raise StoreError(f"cannot connect to the store {self.url}: {error}") from None
+            broken = False
             try:
                 cursor = connection.cursor()
                 try:
@@ -634,12 +688,17 @@ class SqlStore:
                     ) from None
                 raise StoreError(f"the store {self.url} refused a write: {error}") from None
             except dbapi.Error as error:
+                broken = True
                 log.warning("store error on %s: %s", self.url, type(error).__name__)
                 raise StoreError(f"the store {self.url} failed: {error}") from None
             finally:
-                connection.close()
+                self._release(connection, broken=broken)
 
     def close(self) -> None:
+        with self._held_lock:
+            held, self._held = self._held, []
+        for connection in held:
+            connection.close()
         self._engine.dispose()
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 from sqlalchemy.sql.dml import Insert
 
 from omnikit.errors import StoreError, ValidationError
@@ -62,8 +62,8 @@ def _configure(connection: sqlite3.Connection, *, memory: bool) -> None:
 def create_sqlite_engine(url: str, **pool: Any) -> Engine:
     """An SQLAlchemy engine for ``url`` with omnikit's connection settings.
 
-    Pool settings (``pool_size`` …) apply to a file; an in-memory store has one
-    connection and refuses them.
+    The store keeps one connection per thread (a file) or exactly one (in memory), so
+    pool settings (``pool_size`` …) do not apply and are refused.
     """
     try:
         parsed = make_url(url)
@@ -73,16 +73,18 @@ def create_sqlite_engine(url: str, **pool: Any) -> Engine:
         raise ValidationError(f"{url!r} is not a sqlite URL omnikit can open (use sqlite:///)")
     memory = parsed.database in (None, "", ":memory:")
     parsed, pooling = pool_options(parsed, pool)
-    if memory and pooling:
-        raise ValidationError("pool settings do not apply to an in-memory SQLite store")
+    if pooling:
+        raise ValidationError(
+            f"pool settings ({', '.join(sorted(pooling))}) apply to PostgreSQL only; "
+            "SQLite keeps one connection per thread"
+        )
     options: dict[str, Any] = {
-        **pooling,
         "paramstyle": "named",
         "connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
     }
-    if memory:
-        # One connection for the kit's life: an in-memory database lives in it.
-        options["poolclass"] = StaticPool
+    # One connection for the kit's life when in memory (the database lives in it);
+    # for a file the store holds one connection per thread, opened on first use.
+    options["poolclass"] = StaticPool if memory else NullPool
     engine = create_engine(parsed, **options)
 
     @event.listens_for(engine, "connect")
@@ -110,4 +112,4 @@ def open_sqlite(url: str, **pool: Any) -> SqlStore:
         engine.dispose()
         raise
     memory = engine.url.database in (None, "", ":memory:")
-    return SqlStore(engine, SqliteBackend(), url=masked, serialize=memory)
+    return SqlStore(engine, SqliteBackend(), url=masked, serialize=memory, per_thread=True)

@@ -118,6 +118,13 @@ class StoreConformance:
 
     # customers and identities ---------------------------------------------------------
 
+    def test_customer_without_identities_round_trips(self, store: Store) -> None:
+        loner = customer()
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(loner)
+        with store.transaction() as tx:
+            assert tx.get_customer(loner.id) == loner
+
     def test_customer_round_trips_with_identities(self, store: Store) -> None:
         jan = customer(
             (IdentityKind.EMAIL, "", "jan@example.nl"),
@@ -137,6 +144,8 @@ class StoreConformance:
             tx.insert_customer(jan)
         with store.transaction() as tx:
             assert tx.find_identity("handle", "twitter", "janj") == jan.id
+            assert tx.customer_by_identity("handle", "twitter", "janj") == jan
+            assert tx.customer_by_identity("handle", "instagram", "janj") is None
             assert tx.find_identity("handle", "instagram", "janj") is None
             assert tx.find_identity("email", "", "janj") is None
 
