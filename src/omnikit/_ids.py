@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 
 __all__ = ["new_id"]
 
@@ -37,4 +36,5 @@ def new_id() -> str:
         value |= _counter << 64
         value |= 0b10 << 62
         value |= int.from_bytes(os.urandom(8)) & 0x3FFF_FFFF_FFFF_FFFF
-    return str(uuid.UUID(int=value))
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

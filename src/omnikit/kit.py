@@ -41,7 +41,7 @@ from omnikit.model import (
     Interaction,
     Journey,
 )
-from omnikit.store import Store, StoreTransaction, open_store
+from omnikit.store import MissingRowError, Store, StoreTransaction, open_store
 
 __all__ = ["DEFAULT_URL", "Omnikit", "RecordData"]
 
@@ -73,6 +73,7 @@ class RecordData(TypedDict, total=False):
 
 
 _REQUIRED = ("customer", "channel", "direction", "kind")
+_FIELDS = frozenset(RecordData.__annotations__)
 
 
 class Omnikit:
@@ -188,8 +189,12 @@ class Omnikit:
             metadata=metadata,
             attachments=attachments,
         )
-        with self.store.transaction(write=True) as tx:
-            return self._store_interactions(tx, [interaction])[0]
+        try:
+            with self.store.transaction(write=True) as tx:
+                return self._store_interactions(tx, [interaction], check_customers=False)[0]
+        except MissingRowError:
+            # The case was checked inside the transaction; only the customer can be missing.
+            raise NotFoundError(f"no customer with id {interaction.customer_id!r}") from None
 
     def record_many(self, records: Iterable[RecordData | Mapping[str, Any]]) -> list[Interaction]:
         """Record a batch of interactions in one transaction, idempotently; return them
@@ -201,12 +206,12 @@ class Omnikit:
         if isinstance(records, Mapping) or not isinstance(records, Iterable):
             raise ValidationError("record_many() takes an iterable of records (mappings)")
         batch = []
-        for position, record in enumerate(records):
-            with _position(position, many=True):
+        with _position(many=True) as at:
+            for at.position, record in enumerate(records):
                 if not isinstance(record, Mapping):
                     kind = type(record).__name__
                     raise ValidationError(f"a record must be a mapping, not {kind}")
-                unknown = sorted(set(record) - set(RecordData.__annotations__))
+                unknown = sorted(set(record) - _FIELDS)
                 if unknown:
                     raise ValidationError(f"unknown field(s) {', '.join(map(repr, unknown))}")
                 missing = [name for name in _REQUIRED if name not in record]
@@ -259,14 +264,23 @@ class Omnikit:
         )
 
     def _store_interactions(
-        self, tx: StoreTransaction, batch: list[Interaction], *, many: bool = False
+        self,
+        tx: StoreTransaction,
+        batch: list[Interaction],
+        *,
+        many: bool = False,
+        check_customers: bool = True,
     ) -> list[Interaction]:
-        """Check and insert ``batch`` inside ``tx``; errors name the record's position."""
+        """Check and insert ``batch`` inside ``tx``; errors name the record's position.
+
+        With ``check_customers=False`` an unknown customer surfaces as the store's
+        ``MissingRowError`` (the foreign key), which saves ``record`` a query.
+        """
         customers: set[str] = set()
         cases: dict[str, Case] = {}
-        for position, interaction in enumerate(batch):
-            with _position(position, many):
-                if interaction.customer_id not in customers:
+        with _position(many) as at:
+            for at.position, interaction in enumerate(batch):
+                if check_customers and interaction.customer_id not in customers:
                     if not tx.customer_exists(interaction.customer_id):
                         raise NotFoundError(f"no customer with id {interaction.customer_id!r}")
                     customers.add(interaction.customer_id)
@@ -287,13 +301,14 @@ class Omnikit:
         result = batch
         if not inserted:
             result = []
-            for position, interaction in enumerate(batch):
-                with _position(position, many):
+            with _position(many) as at:
+                for at.position, interaction in enumerate(batch):
                     result.append(_first_recording(tx, interaction))
-        now = self.now()
         for new, stored in zip(batch, result, strict=True):
             if new.case_id is not None and stored.id == new.id:
-                tx.insert_case_event(attached_event(new.case_id, new.id, new.agent, None, now))
+                tx.insert_case_event(
+                    attached_event(new.case_id, new.id, new.agent, None, new.recorded_at)
+                )
         log.debug("recorded %d interaction(s)", len(batch))
         return result
 
@@ -347,17 +362,25 @@ def _first_recording(tx: StoreTransaction, interaction: Interaction) -> Interact
     return stored
 
 
+class _Position:
+    position = 0
+
+
 @contextmanager
-def _position(position: int, many: bool) -> Iterator[None]:
-    """Prefix errors about one record of a batch with its position (``records[2]: …``)."""
+def _position(many: bool) -> Iterator[_Position]:
+    """Prefix errors about one record of a batch with its position (``records[2]: …``).
+
+    The loop inside assigns ``at.position`` as it goes.
+    """
+    at = _Position()
     try:
-        yield
+        yield at
     except AmbiguousIdentityError:
         raise
     except OmnikitError as error:
         if not many:
             raise
-        raise type(error)(f"records[{position}]: {error}") from None
+        raise type(error)(f"records[{at.position}]: {error}") from None
 
 
 def _id_of(value: object) -> object:

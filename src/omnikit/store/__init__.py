@@ -14,14 +14,18 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from omnikit.errors import ConflictError, ValidationError
+from omnikit.errors import ConflictError, StoreError, ValidationError
 from omnikit.model import Case, CaseEvent, ChannelSummary, Customer, Identity, Interaction
 
-__all__ = ["DuplicateKeyError", "Store", "StoreTransaction", "open_store"]
+__all__ = ["DuplicateKeyError", "MissingRowError", "Store", "StoreTransaction", "open_store"]
 
 
 class DuplicateKeyError(ConflictError):
     """A write broke a unique key: another writer stored the same value first."""
+
+
+class MissingRowError(StoreError):
+    """A write referred to a row that does not exist (a foreign key was broken)."""
 
 
 class StoreTransaction(Protocol):

@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, NoReturn, Protocol
 
 from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import URL
@@ -39,7 +39,7 @@ from omnikit.model import (
     Interaction,
     Priority,
 )
-from omnikit.store import DuplicateKeyError, StoreTransaction
+from omnikit.store import DuplicateKeyError, MissingRowError, StoreTransaction
 from omnikit.store.schema import case_events, cases, customers, identities, interactions
 
 __all__ = ["POOL_OPTIONS", "Backend", "SqlStore", "SqlTransaction", "pool_options"]
@@ -659,40 +659,20 @@ class SqlStore:
                 self._held.remove(connection)
             connection.close()
 
-    @contextmanager
-    def transaction(self, *, write: bool = False) -> Iterator[StoreTransaction]:
+    def transaction(self, *, write: bool = False) -> AbstractContextManager[StoreTransaction]:
+        return _Transaction(self, write)
+
+    def _translate(self, error: BaseException) -> BaseException:
+        """The omnikit error for a driver error; other errors pass unchanged."""
         dbapi = self._dbapi
-        with self._lock:
-            try:
-                connection = self._checkout()
-            except dbapi.Error as error:
-                raise StoreError(f"cannot connect to the store {self.url}: {error}") from None
-            except Exception as error:  # the pool wraps driver errors in its own
-                raise StoreError(f"cannot connect to the store {self.url}: {error}") from None
-            broken = False
-            try:
-                cursor = connection.cursor()
-                try:
-                    self._backend.begin(cursor, write=write)
-                    yield SqlTransaction(cursor, self._statements)
-                    connection.commit()
-                except BaseException:
-                    _rollback(connection)
-                    raise
-                finally:
-                    cursor.close()
-            except dbapi.IntegrityError as error:
-                if self._backend.is_unique_violation(error):
-                    raise DuplicateKeyError(
-                        f"a unique key of the store was broken: {error}"
-                    ) from None
-                raise StoreError(f"the store {self.url} refused a write: {error}") from None
-            except dbapi.Error as error:
-                broken = True
-                log.warning("store error on %s: %s", self.url, type(error).__name__)
-                raise StoreError(f"the store {self.url} failed: {error}") from None
-            finally:
-                self._release(connection, broken=broken)
+        if isinstance(error, dbapi.IntegrityError):
+            if self._backend.is_unique_violation(error):
+                return DuplicateKeyError(f"a unique key of the store was broken: {error}")
+            return MissingRowError(f"the store {self.url} refused a write: {error}")
+        if isinstance(error, dbapi.Error):
+            log.warning("store error on %s: %s", self.url, type(error).__name__)
+            return StoreError(f"the store {self.url} failed: {error}")
+        return error
 
     def close(self) -> None:
         with self._held_lock:
@@ -700,6 +680,76 @@ class SqlStore:
         for connection in held:
             connection.close()
         self._engine.dispose()
+
+
+class _Transaction:
+    """One store transaction: commit on success, roll back and translate on error.
+
+    A class rather than a generator-based context manager: it runs on every call,
+    and saves the generator's few microseconds each time.
+    """
+
+    __slots__ = ("_connection", "_cursor", "_store", "_write")
+
+    def __init__(self, store: SqlStore, write: bool) -> None:
+        self._store = store
+        self._write = write
+
+    def __enter__(self) -> SqlTransaction:
+        store = self._store
+        store._lock.__enter__()
+        try:
+            self._connection = store._checkout()
+        except Exception as error:  # the pool wraps driver errors in its own
+            store._lock.__exit__(None, None, None)
+            raise StoreError(f"cannot connect to the store {store.url}: {error}") from None
+        try:
+            self._cursor = self._connection.cursor()
+            store._backend.begin(self._cursor, write=self._write)
+        except BaseException as error:
+            _reraise(error, self._finish(error))
+        return SqlTransaction(self._cursor, store._statements)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if exc is None:
+            try:
+                self._connection.commit()
+            except BaseException as error:
+                _reraise(error, self._finish(error))
+            self._finish(None)
+        else:
+            _reraise(exc, self._finish(exc))
+
+    def _finish(self, error: BaseException | None) -> BaseException | None:
+        """Roll back on ``error``, release the connection; return the error to raise."""
+        store = self._store
+        connection = self._connection
+        broken = False
+        try:
+            if error is not None:
+                _rollback(connection)
+                dbapi = store._dbapi
+                broken = isinstance(error, dbapi.Error) and not isinstance(
+                    error, dbapi.IntegrityError
+                )
+            cursor = getattr(self, "_cursor", None)
+            if cursor is not None:
+                try:
+                    cursor.close()
+                except Exception:  # a broken connection's cursor may not close
+                    broken = True
+        finally:
+            store._release(connection, broken=broken)
+            store._lock.__exit__(None, None, None)
+        return None if error is None else store._translate(error)
+
+
+def _reraise(original: BaseException, translated: BaseException | None) -> NoReturn:
+    if translated is None or translated is original:
+        raise original
+    raise translated from None
 
 
 def _rollback(connection: Any) -> None:
