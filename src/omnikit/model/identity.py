@@ -62,6 +62,8 @@ class Identity(Model):
     last_seen_at: UtcDatetime
     undeliverable_reason: str | None = None
     undeliverable_at: UtcDatetime | None = None
+    shared: bool = False
+    """True for a value several customers hold (a switchboard, a family landline)."""
 
     @property
     def undeliverable(self) -> bool:

@@ -25,9 +25,20 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 
-__all__ = ["VERSION_TABLE", "case_events", "cases", "customers", "identities", "interactions"]
+__all__ = [
+    "VERSION_TABLE",
+    "case_events",
+    "cases",
+    "customer_events",
+    "customers",
+    "identities",
+    "interactions",
+    "merges",
+]
 
 VERSION_TABLE = "omnikit_version"
 """Alembic's version table, named so that it cannot clash with an application's own."""
@@ -52,6 +63,9 @@ customers = Table(
     Column("attributes", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("merged_into", ID, ForeignKey("customers.id")),
+    Column("erased_at", BigInteger),
+    Index(None, "merged_into"),
 )
 
 identities = Table(
@@ -69,7 +83,18 @@ identities = Table(
     Column("last_seen_at", BigInteger, nullable=False),
     Column("undeliverable_reason", Text),
     Column("undeliverable_at", BigInteger),
-    UniqueConstraint("kind", "scope", "value"),
+    Column("shared", Boolean, nullable=False, server_default=false()),
+    # One customer per value, unless the value is shared (a switchboard, a family line).
+    Index(
+        "uq_identities_kind_scope_value_unshared",
+        "kind",
+        "scope",
+        "value",
+        unique=True,
+        sqlite_where=text("NOT shared"),
+        postgresql_where=text("NOT shared"),
+    ),
+    UniqueConstraint("kind", "scope", "value", "customer_id"),
     Index(None, "customer_id"),
 )
 
@@ -113,6 +138,35 @@ interactions = Table(
     Index(None, "customer_id", "occurred_at", "id"),
     Index(None, "customer_id", "channel", "occurred_at"),
     Index(None, "case_id"),
+)
+
+merges = Table(
+    "merges",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("keep_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("other_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(128)),
+    Column("reason", Text, nullable=False),
+    Column("moved", Text, nullable=False),
+    Column("undone_at", BigInteger),
+    Column("undone_by", String(128)),
+    Index(None, "keep_id"),
+    Index(None, "other_id"),
+)
+
+customer_events = Table(
+    "customer_events",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("actor", String(128)),
+    Column("reason", Text),
+    Column("detail", Text),
+    Index(None, "customer_id", "at"),
 )
 
 case_events = Table(

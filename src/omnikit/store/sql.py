@@ -167,6 +167,8 @@ class SqlTransaction(StoreTransaction):
                 "attributes": json.dumps(customer.attributes, ensure_ascii=False),
                 "created_at": to_micros(customer.created_at),
                 "updated_at": to_micros(customer.updated_at),
+                "merged_into": None,
+                "erased_at": None,
             },
         )
         for identity in customer.identities:
@@ -258,6 +260,7 @@ class SqlTransaction(StoreTransaction):
                 "undeliverable_at": None
                 if identity.undeliverable_at is None
                 else to_micros(identity.undeliverable_at),
+                "shared": identity.shared,
             },
         )
 
@@ -482,7 +485,9 @@ def _customer(rows: Sequence[Row]) -> Customer | None:
     """A customer from rows of customer columns followed by identity columns."""
     if not rows:
         return None
-    id_, name, language, attributes, created_at, updated_at = rows[0][:_CUSTOMER_COLUMNS]
+    id_, name, language, attributes, created_at, updated_at, _merged, _erased = rows[0][
+        :_CUSTOMER_COLUMNS
+    ]
     return Customer.trusted(
         id=id_,
         name=name,
@@ -497,7 +502,21 @@ def _customer(rows: Sequence[Row]) -> Customer | None:
 
 
 def _identity(row: Row) -> Identity:
-    (id_, customer_id, kind, scope, value, raw, source, verified, first, last, reason, at) = row
+    (
+        id_,
+        customer_id,
+        kind,
+        scope,
+        value,
+        raw,
+        source,
+        verified,
+        first,
+        last,
+        reason,
+        at,
+        shared,
+    ) = row
     return Identity.trusted(
         id=id_,
         customer_id=customer_id,
@@ -511,6 +530,7 @@ def _identity(row: Row) -> Identity:
         last_seen_at=from_micros(last),
         undeliverable_reason=reason,
         undeliverable_at=None if at is None else from_micros(at),
+        shared=bool(shared),
     )
 
 
