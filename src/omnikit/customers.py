@@ -13,14 +13,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from omnikit import _validate
 from omnikit._ids import new_id
 from omnikit._time import to_micros
-from omnikit.errors import AmbiguousIdentityError, NotFoundError, StoreError, ValidationError
+from omnikit.errors import (
+    AmbiguousIdentityError,
+    ConflictError,
+    NotFoundError,
+    StoreError,
+    ValidationError,
+)
 from omnikit.identity import Identifier, collect_identifiers, normalize_region
-from omnikit.model import Customer, Identity, PostalAddress
+from omnikit.merge import merge_customers, unmerge_customers
+from omnikit.model import Customer, CustomerEvent, Identity, IdentityKind, Merge, PostalAddress
+from omnikit.privacy import erase_customer, export_customer
 from omnikit.store import DuplicateKeyError, StoreTransaction
 
 if TYPE_CHECKING:
@@ -34,7 +42,7 @@ _ATTEMPTS = 5
 
 
 class Customers:
-    """``kit.customers``: find, create and read customers."""
+    """``kit.customers``: recognise, create, read, merge and erase customers."""
 
     def __init__(self, kit: Omnikit) -> None:
         self._kit = kit
@@ -50,18 +58,24 @@ class Customers:
         name: str | None = None,
         language: str | None = None,
         region: str | None = None,
+        source: str | None = None,
     ) -> Customer:
         """Find the customer these identifiers lead to, or create one; return it.
 
         Identifiers the customer lacks are attached; ``name`` and ``language`` fill in
         what the customer lacks and never overwrite. ``region`` (default: the kit's
         ``default_region``) reads phone numbers and addresses written without a country.
+        ``source`` (a channel id, ``"manual"`` or ``"import"``) is kept on identities
+        this call adds.
 
         Raises ``InvalidIdentityError`` for an identifier that cannot be normalised,
         ``ValidationError`` when no identifier is given, and ``AmbiguousIdentityError``
-        when the identifiers belong to different customers.
+        when the identifiers belong to different customers (unless the kit's
+        ``merge_policy="verified"`` merges them because every identity involved is
+        verified).
         """
         wanted = self._identifiers(phone, email, handles, external_ids, address, region)
+        source = self._source(source)
         name = _validate.optional_text(name, "name", max_chars=500)
         language = _validate.language(language)
         store = self._kit.store
@@ -72,7 +86,7 @@ class Customers:
                     if customer is not None and not _missing(customer, wanted, name, language):
                         return customer
                 with store.transaction(write=True) as tx:
-                    return self._identify_locked(tx, wanted, name, language)
+                    return self._identify_locked(tx, wanted, name, language, source)
             except DuplicateKeyError:
                 log.debug("identify lost a race to another writer; trying again")
         raise StoreError(f"identify() kept colliding with other writers ({_ATTEMPTS} attempts)")
@@ -83,9 +97,14 @@ class Customers:
         wanted: list[Identifier],
         name: str | None,
         language: str | None,
+        source: str | None,
     ) -> Customer:
         now = self._kit.now()
-        found = _owner(tx, wanted)
+        holders = _holders(tx, wanted)
+        if len(holders) > 1:
+            self._auto_merge(tx, holders, now)
+            holders = _holders(tx, wanted)
+        found = next(iter(holders), None)
         if found is None:
             customer_id = new_id()
             tx.insert_customer(
@@ -93,7 +112,7 @@ class Customers:
                     id=customer_id,
                     name=name,
                     language=language,
-                    identities=tuple(_identity(customer_id, i, now) for i in wanted),
+                    identities=tuple(_identity(customer_id, i, now, source) for i in wanted),
                     created_at=now,
                     updated_at=now,
                 )
@@ -104,7 +123,7 @@ class Customers:
         have = {(i.kind, i.scope or "", i.value) for i in customer.identities}
         for identifier in wanted:
             if identifier[:3] not in have:
-                tx.insert_identity(_identity(customer.id, identifier, now))
+                tx.insert_identity(_identity(customer.id, identifier, now, source))
         if (name and not customer.name) or (language and not customer.language):
             tx.update_customer(
                 customer.id,
@@ -139,6 +158,229 @@ class Customers:
         with self._kit.store.transaction() as tx:
             return _get(tx, customer_id)
 
+    def _source(self, source: object) -> str | None:
+        if source is None:
+            return None
+        if source in ("manual", "import") or source in self._kit.channels:
+            return str(source)
+        raise ValidationError(f"source {source!r} is not a channel id, 'manual' or 'import'")
+
+    def _auto_merge(
+        self, tx: StoreTransaction, holders: dict[str, list[Identity]], now: datetime
+    ) -> None:
+        """Merge the holders when the kit's policy allows it, else raise the ambiguity."""
+        involved = [identity for found in holders.values() for identity in found]
+        if self._kit.merge_policy != "verified" or not all(
+            i.verified and not i.shared for i in involved
+        ):
+            raise _ambiguous(holders)
+        keep, *others = sorted(holders)  # ids are time-ordered: the oldest survives
+        for other in others:
+            merge_customers(
+                tx,
+                keep,
+                other,
+                reason="automatic: verified identities of both customers were used together",
+                actor="omnikit",
+                now=now,
+            )
+            log.info("merged customer %s into %s automatically", other, keep)
+
+    # identities -----------------------------------------------------------------------
+
+    def add_identity(
+        self,
+        customer_id: str,
+        *,
+        phone: str | None = None,
+        email: str | None = None,
+        handles: Mapping[str, str] | None = None,
+        external_ids: Mapping[str, str] | None = None,
+        address: str | PostalAddress | None = None,
+        verified: bool = False,
+        source: str | None = None,
+        shared: bool = False,
+        region: str | None = None,
+        actor: str | None = None,
+    ) -> Customer:
+        """Give the customer more identities; return the customer.
+
+        An identity the customer already has is updated instead: ``verified=True``
+        verifies it, ``shared=True`` marks it shared. A value another customer holds
+        raises ``ConflictError``, unless ``shared=True``: then it is marked shared for
+        every holder (a switchboard, a family landline), and recognising by it alone
+        becomes ambiguous.
+        """
+        customer_id = _validate.object_id(customer_id, "customer")
+        wanted = self._identifiers(phone, email, handles, external_ids, address, region)
+        source = self._source(source)
+        if not isinstance(verified, bool) or not isinstance(shared, bool):
+            raise ValidationError("verified and shared must be True or False")
+        actor = _validate.optional_text(actor, "actor", max_chars=128)
+        now = self._kit.now()
+        with self._kit.store.transaction(write=True) as tx:
+            customer = _get(tx, customer_id)
+            if tx.erased_at(customer.id) is not None:
+                raise ConflictError(f"customer {customer.id} was erased")
+            for identifier in wanted:
+                self._add_one(tx, customer, identifier, now, source, verified, shared, actor)
+            return _get(tx, customer.id)
+
+    def _add_one(
+        self,
+        tx: StoreTransaction,
+        customer: Customer,
+        identifier: Identifier,
+        now: datetime,
+        source: str | None,
+        verified: bool,
+        shared: bool,
+        actor: str | None,
+    ) -> None:
+        found = tx.find_identities(identifier.kind.value, identifier.scope, identifier.value)
+        mine = [i for i in found if i.customer_id == customer.id]
+        others = [i for i in found if i.customer_id != customer.id]
+        if others and not shared and not all(i.shared for i in others):
+            holder = others[0].customer_id
+            raise ConflictError(
+                f"{identifier.kind.value} {identifier.value!r} belongs to customer {holder}; "
+                "pass shared=True for a value several customers share, or merge the customers"
+            )
+        if others and not shared:
+            shared = True  # joining a value that is already shared
+        for other in others:
+            if not other.shared:
+                tx.update_identity(other.model_copy(update={"shared": True}))
+        if mine:
+            (current,) = mine
+            update = {
+                "verified": current.verified or verified,
+                "shared": current.shared or shared,
+                "source": current.source or source,
+                "last_seen_at": now,
+            }
+            tx.update_identity(current.model_copy(update=update))
+            return
+        identity = _identity(customer.id, identifier, now, source, verified=verified, shared=shared)
+        tx.insert_identity(identity)
+        tx.insert_customer_event(
+            CustomerEvent(
+                id=new_id(),
+                customer_id=customer.id,
+                at=now,
+                type="identity_added",
+                actor=actor,
+                detail={"identity": identity.id, "kind": identity.kind.value},
+            )
+        )
+
+    def remove_identity(self, identity_id: str, *, actor: str | None = None) -> Customer:
+        """Remove one identity; return its customer. Its history stays untouched."""
+        identity_id = _validate.object_id(identity_id, "identity")
+        actor = _validate.optional_text(actor, "actor", max_chars=128)
+        now = self._kit.now()
+        with self._kit.store.transaction(write=True) as tx:
+            identity = tx.get_identity(identity_id)
+            if identity is None:
+                raise NotFoundError(f"no identity with id {identity_id!r}")
+            tx.delete_identity(identity_id)
+            tx.insert_customer_event(
+                CustomerEvent(
+                    id=new_id(),
+                    customer_id=identity.customer_id,
+                    at=now,
+                    type="identity_removed",
+                    actor=actor,
+                    detail={"identity": identity.id, "kind": identity.kind.value},
+                )
+            )
+            return _get(tx, identity.customer_id)
+
+    def deliverable(self, customer_id: str, channel: str) -> bool:
+        """True when the business can reach the customer on ``channel``: the channel
+        takes outbound contact and the customer has an identity for it that is not
+        marked undeliverable (post that came back, a bounced address)."""
+        customer_id = _validate.object_id(customer_id, "customer")
+        target = self._kit.channels.get(channel)
+        with self._kit.store.transaction() as tx:
+            customer = _get(tx, customer_id)
+        if not target.outbound or target.identity_kind is None:
+            return False
+        return any(
+            i.kind is target.identity_kind
+            and (i.kind is not IdentityKind.HANDLE or i.scope == target.id)
+            and not i.undeliverable
+            for i in customer.identities
+        )
+
+    # merges, privacy, history ------------------------------------------------------------
+
+    def merge(self, keep_id: str, other_id: str, *, reason: str, actor: str | None = None) -> Merge:
+        """Merge ``other_id`` into ``keep_id``: its identities, interactions and cases
+        move to the customer kept, and ``get(other_id)`` returns the survivor.
+
+        Undo it with ``unmerge(merge.id)``. Raises ``ValidationError`` for a merge of a
+        customer with itself or a missing reason, ``NotFoundError`` for an unknown
+        customer and ``ConflictError`` when either was merged or erased already.
+        """
+        keep_id = _validate.object_id(keep_id, "customer")
+        other_id = _validate.object_id(other_id, "customer")
+        reason_text = _reason(reason)
+        actor = _validate.optional_text(actor, "actor", max_chars=128)
+        now = self._kit.now()
+        with self._kit.store.transaction(write=True) as tx:
+            merge = merge_customers(tx, keep_id, other_id, reason=reason_text, actor=actor, now=now)
+        log.info("merged customer %s into %s (merge %s)", other_id, keep_id, merge.id)
+        return merge
+
+    def unmerge(
+        self, merge_id: str, *, actor: str | None = None, reason: str | None = None
+    ) -> Merge:
+        """Undo a merge: exactly what it moved goes back. Returns the merge, undone.
+
+        Raises ``NotFoundError`` for an unknown merge and ``ConflictError`` when it was
+        undone already or the survivor has since been merged or erased.
+        """
+        merge_id = _validate.object_id(merge_id, "merge")
+        actor = _validate.optional_text(actor, "actor", max_chars=128)
+        reason = _validate.optional_text(reason, "reason", max_chars=1000)
+        now = self._kit.now()
+        with self._kit.store.transaction(write=True) as tx:
+            merge = unmerge_customers(tx, merge_id, actor=actor, reason=reason, now=now)
+        log.info("undid merge %s", merge_id)
+        return merge
+
+    def export(self, customer_id: str) -> dict[str, Any]:
+        """Everything omnikit holds about the customer, as JSON-serialisable data."""
+        customer_id = _validate.object_id(customer_id, "customer")
+        with self._kit.store.transaction() as tx:
+            return export_customer(tx, customer_id)
+
+    def erase(self, customer_id: str, *, reason: str, actor: str | None = None) -> None:
+        """Erase the customer's personal data, keeping anonymous interaction facts.
+
+        Names, identities, texts, subjects, metadata, attachments, provider ids and
+        attributes go; channel, kind, direction, time and case status stay for
+        analytics. Records merged into the customer are erased with it. Afterwards
+        ``find`` by any old identifier returns ``None``. Raises ``NotFoundError`` for
+        an unknown customer and ``ConflictError`` when it was erased already.
+        """
+        customer_id = _validate.object_id(customer_id, "customer")
+        reason_text = _reason(reason)
+        actor = _validate.optional_text(actor, "actor", max_chars=128)
+        now = self._kit.now()
+        with self._kit.store.transaction(write=True) as tx:
+            erased = erase_customer(tx, customer_id, reason=reason_text, actor=actor, now=now)
+        self._kit.store.purge()
+        log.info("erased customer %s (%d record(s))", erased[0], len(erased))
+
+    def history(self, customer_id: str) -> list[CustomerEvent]:
+        """The customer's audit trail (merges, unmerges, identity changes, erasure)."""
+        customer_id = _validate.object_id(customer_id, "customer")
+        with self._kit.store.transaction() as tx:
+            customer = _get(tx, customer_id)
+            return tx.customer_events(customer.id)
+
     def _identifiers(
         self,
         phone: str | None,
@@ -165,8 +407,17 @@ class Customers:
         return wanted
 
 
+def _reason(value: object) -> str:
+    text = _validate.optional_text(value, "reason", max_chars=1000)
+    if not text or not text.strip():
+        raise ValidationError(f"reason {value!r} is empty; say why, for the audit trail")
+    return text.strip()
+
+
 def _get(tx: StoreTransaction, customer_id: str) -> Customer:
-    customer = tx.get_customer(customer_id)
+    """The customer, or the survivor it was merged into; ``NotFoundError`` if unknown."""
+    resolved = tx.resolve_customer(customer_id)
+    customer = None if resolved is None else tx.get_customer(resolved)
     if customer is None:
         raise NotFoundError(f"no customer with id {customer_id!r}")
     return customer
@@ -176,27 +427,43 @@ def _known(tx: StoreTransaction, wanted: list[Identifier]) -> Customer | None:
     """The one customer holding any of ``wanted``, or ``None``; ambiguity raises."""
     if len(wanted) == 1:  # the common case (caller ID, one e-mail): one query
         (only,) = wanted
-        return tx.customer_by_identity(only.kind.value, only.scope, only.value)
+        customer = tx.customer_by_identity(only.kind.value, only.scope, only.value)
+        if customer is not None:
+            return customer
     found = _owner(tx, wanted)
     return None if found is None else _get(tx, found)
 
 
+def _holders(tx: StoreTransaction, wanted: list[Identifier]) -> dict[str, list[Identity]]:
+    """Per customer (survivors of merges), the stored identities matching ``wanted``."""
+    holders: dict[str, list[Identity]] = {}
+    for identifier in wanted:
+        for identity in tx.find_identities(
+            identifier.kind.value, identifier.scope, identifier.value
+        ):
+            owner = tx.resolve_customer(identity.customer_id) or identity.customer_id
+            holders.setdefault(owner, []).append(identity)
+    return holders
+
+
 def _owner(tx: StoreTransaction, wanted: list[Identifier]) -> str | None:
     """The one customer holding any of ``wanted``; ambiguity raises."""
-    owners: dict[str, Identifier] = {}
-    for identifier in wanted:
-        owner = tx.find_identity(identifier.kind.value, identifier.scope, identifier.value)
-        if owner is not None:
-            owners.setdefault(owner, identifier)
-    if len(owners) > 1:
-        ids = tuple(sorted(owners))
-        described = "; ".join(
-            f"{i.kind.value} {i.value!r} belongs to customer {owner}" for owner, i in owners.items()
-        )
-        raise AmbiguousIdentityError(
-            f"the identifiers lead to {len(ids)} different customers: {described}", ids
-        )
-    return next(iter(owners), None)
+    holders = _holders(tx, wanted)
+    if len(holders) > 1:
+        raise _ambiguous(holders)
+    return next(iter(holders), None)
+
+
+def _ambiguous(holders: dict[str, list[Identity]]) -> AmbiguousIdentityError:
+    ids = tuple(sorted(holders))
+    described = "; ".join(
+        f"{found[0].kind.value} {found[0].value!r} belongs to customer {owner}"
+        + (" (a shared value)" if found[0].shared else "")
+        for owner, found in sorted(holders.items())
+    )
+    return AmbiguousIdentityError(
+        f"the identifiers lead to {len(ids)} different customers: {described}", ids
+    )
 
 
 def _missing(
@@ -211,16 +478,25 @@ def _missing(
     )
 
 
-def _identity(customer_id: str, identifier: Identifier, now: datetime) -> Identity:
-    return Identity.model_validate(
-        {
-            "id": new_id(),
-            "customer_id": customer_id,
-            "kind": identifier.kind,
-            "scope": identifier.scope or None,
-            "value": identifier.value,
-            "raw": identifier.raw,
-            "first_seen_at": now,
-            "last_seen_at": now,
-        }
+def _identity(
+    customer_id: str,
+    identifier: Identifier,
+    now: datetime,
+    source: str | None,
+    *,
+    verified: bool = False,
+    shared: bool = False,
+) -> Identity:
+    return Identity(
+        id=new_id(),
+        customer_id=customer_id,
+        kind=identifier.kind,
+        scope=identifier.scope or None,
+        value=identifier.value,
+        raw=identifier.raw,
+        source=source,
+        verified=verified,
+        first_seen_at=now,
+        last_seen_at=now,
+        shared=shared,
     )

@@ -20,6 +20,7 @@ from pydantic import JsonValue
 from omnikit import _validate
 from omnikit._ids import new_id
 from omnikit._time import Clock, require_utc, system_clock
+from omnikit.card import card_alerts
 from omnikit.cases import Cases, attached_event
 from omnikit.channels import ChannelRegistry
 from omnikit.customers import Customers
@@ -30,18 +31,21 @@ from omnikit.errors import (
     OmnikitError,
     ValidationError,
 )
-from omnikit.identity import normalize_region
+from omnikit.identity import normalize_address, normalize_phone, normalize_region
 from omnikit.model import (
     Attachment,
+    CallerMatch,
     Case,
     CaseStatus,
     Customer,
     CustomerCard,
     Direction,
+    Identity,
+    IdentityKind,
     Interaction,
     Journey,
 )
-from omnikit.store import MissingRowError, Store, StoreTransaction, open_store
+from omnikit.store import Store, StoreTransaction, open_store
 
 __all__ = ["DEFAULT_URL", "Omnikit", "RecordData"]
 
@@ -95,6 +99,7 @@ class Omnikit:
         *,
         default_region: str | None = None,
         clock: Clock | None = None,
+        merge_policy: Literal["never", "verified"] = "never",
         pool_size: int | None = None,
         max_overflow: int | None = None,
         pool_timeout: float | None = None,
@@ -105,6 +110,13 @@ class Omnikit:
         self.default_region: str | None = normalize_region(default_region)
         """The region for numbers and addresses written without a country."""
         self._clock: Clock = clock or system_clock
+        if merge_policy not in ("never", "verified"):
+            raise ValidationError(
+                f"merge_policy {merge_policy!r} is not one of 'never', 'verified'"
+            )
+        self.merge_policy: Literal["never", "verified"] = merge_policy
+        """When ``identify`` may merge customers by itself: ``"never"`` (ambiguity is
+        an error), or ``"verified"`` (when every identity involved is verified)."""
         self.channels = ChannelRegistry()
         """The channels this kit knows: the built-in ones and any registered."""
         if url is None:
@@ -189,12 +201,8 @@ class Omnikit:
             metadata=metadata,
             attachments=attachments,
         )
-        try:
-            with self.store.transaction(write=True) as tx:
-                return self._store_interactions(tx, [interaction], check_customers=False)[0]
-        except MissingRowError:
-            # The case was checked inside the transaction; only the customer can be missing.
-            raise NotFoundError(f"no customer with id {interaction.customer_id!r}") from None
+        with self.store.transaction(write=True) as tx:
+            return self._store_interactions(tx, [interaction])[0]
 
     def record_many(self, records: Iterable[RecordData | Mapping[str, Any]]) -> list[Interaction]:
         """Record a batch of interactions in one transaction, idempotently; return them
@@ -264,26 +272,26 @@ class Omnikit:
         )
 
     def _store_interactions(
-        self,
-        tx: StoreTransaction,
-        batch: list[Interaction],
-        *,
-        many: bool = False,
-        check_customers: bool = True,
+        self, tx: StoreTransaction, batch: list[Interaction], *, many: bool = False
     ) -> list[Interaction]:
         """Check and insert ``batch`` inside ``tx``; errors name the record's position.
 
-        With ``check_customers=False`` an unknown customer surfaces as the store's
-        ``MissingRowError`` (the foreign key), which saves ``record`` a query.
+        An interaction for a customer that was merged goes to the survivor.
         """
-        customers: set[str] = set()
+        customers: dict[str, str] = {}
         cases: dict[str, Case] = {}
         with _position(many) as at:
             for at.position, interaction in enumerate(batch):
-                if check_customers and interaction.customer_id not in customers:
-                    if not tx.customer_exists(interaction.customer_id):
+                owner = customers.get(interaction.customer_id)
+                if owner is None:
+                    owner = tx.resolve_customer(interaction.customer_id)
+                    if owner is None:
                         raise NotFoundError(f"no customer with id {interaction.customer_id!r}")
-                    customers.add(interaction.customer_id)
+                    customers[interaction.customer_id] = owner
+                if owner != interaction.customer_id:
+                    batch[at.position] = interaction = interaction.model_copy(
+                        update={"customer_id": owner}
+                    )
                 if interaction.case_id is not None:
                     case = cases.get(interaction.case_id) or tx.get_case(interaction.case_id)
                     if case is None:
@@ -305,14 +313,93 @@ class Omnikit:
                 for at.position, interaction in enumerate(batch):
                     result.append(_first_recording(tx, interaction))
         for new, stored in zip(batch, result, strict=True):
-            if new.case_id is not None and stored.id == new.id:
+            if stored.id != new.id:
+                continue  # recorded before: nothing happens twice
+            if new.case_id is not None:
                 tx.insert_case_event(
                     attached_event(new.case_id, new.id, new.agent, None, new.recorded_at)
                 )
+            if new.kind == "returned_mail" and new.channel == "post":
+                self._mark_returned(tx, new)
         log.debug("recorded %d interaction(s)", len(batch))
         return result
 
+    def _mark_returned(self, tx: StoreTransaction, letter: Interaction) -> None:
+        """Mark the address a returned letter went to as undeliverable.
+
+        The address is ``metadata["address"]`` when given (added to the customer if it
+        is new to them), else the customer's newest deliverable postal address.
+        """
+        customer = tx.get_customer(letter.customer_id)
+        assert customer is not None  # resolved before the insert
+        postal = [i for i in customer.identities if i.kind is IdentityKind.POSTAL]
+        raw = letter.metadata.get("address")
+        reason = letter.metadata.get("reason") or "returned to sender"
+        if raw is not None:
+            if not isinstance(raw, str):
+                raise ValidationError(f"metadata address {raw!r} must be a string")
+            value = normalize_address(raw, self.default_region)
+            target = next((i for i in postal if i.value == value), None)
+            if target is None:
+                target = Identity(
+                    id=new_id(),
+                    customer_id=customer.id,
+                    kind=IdentityKind.POSTAL,
+                    value=value,
+                    raw=raw,
+                    source="post",
+                    first_seen_at=letter.occurred_at,
+                    last_seen_at=letter.occurred_at,
+                )
+                tx.insert_identity(target)
+        else:
+            usable = [i for i in postal if not i.undeliverable]
+            if not usable:
+                return
+            target = max(usable, key=lambda i: (i.first_seen_at, i.id))
+        tx.update_identity(
+            target.model_copy(
+                update={"undeliverable_reason": str(reason), "undeliverable_at": letter.occurred_at}
+            )
+        )
+
     # reading -------------------------------------------------------------------------------
+
+    def caller_id(self, number: str | None, *, region: str | None = None) -> CallerMatch:
+        """Who is calling from ``number``, in any written form.
+
+        ``region`` (default: the kit's ``default_region``) reads national numbers. A
+        withheld, empty or unreadable caller ID is ``"unknown"``, never an error: it
+        is provider data. A shared number held by several customers is
+        ``"ambiguous"`` with the ``candidates``; one holder is ``"known"`` with its
+        ``card``.
+        """
+        where = normalize_region(region) if region is not None else self.default_region
+        try:
+            e164 = normalize_phone(number, where) if isinstance(number, str) else None
+        except OmnikitError:
+            e164 = None
+        if e164 is None:
+            return CallerMatch(status="unknown")
+        with self.store.transaction() as tx:
+            owners: list[str] = []
+            for identity in tx.find_identities(IdentityKind.PHONE.value, "", e164):
+                owner = tx.resolve_customer(identity.customer_id)
+                if owner is not None and owner not in owners:
+                    owners.append(owner)
+            if not owners:
+                return CallerMatch(status="unknown", number=e164)
+            if len(owners) > 1:
+                candidates = tuple(c for c in map(tx.get_customer, owners) if c is not None)
+                return CallerMatch(status="ambiguous", number=e164, candidates=candidates)
+            card = self._card(tx, owners[0], 20)
+        return CallerMatch(
+            status="known",
+            number=e164,
+            customer=card.customer,
+            candidates=(card.customer,),
+            card=card,
+        )
 
     def customer_card(self, customer_id: str | Customer, *, limit: int = 20) -> CustomerCard:
         """What an agent sees first: the customer, their identities, the ``limit``
@@ -324,16 +411,22 @@ class Omnikit:
         if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= 1000:
             raise ValidationError(f"limit {limit!r} must be a whole number from 0 to 1000")
         with self.store.transaction() as tx:
-            customer = tx.get_customer(customer_id)
-            if customer is None:
-                raise NotFoundError(f"no customer with id {customer_id!r}")
-            return CustomerCard.trusted(
-                customer=customer,
-                identities=customer.identities,
-                recent=tuple(tx.recent_interactions(customer_id, limit)) if limit else (),
-                open_cases=tuple(tx.list_cases(customer_id, _OPEN, 1000)),
-                channels=tuple(tx.channel_summary(customer_id)),
-            )
+            return self._card(tx, customer_id, limit)
+
+    def _card(self, tx: StoreTransaction, customer_id: str, limit: int) -> CustomerCard:
+        resolved = tx.resolve_customer(customer_id)
+        customer = None if resolved is None else tx.get_customer(resolved)
+        if customer is None:
+            raise NotFoundError(f"no customer with id {customer_id!r}")
+        open_cases = tuple(tx.list_cases(customer.id, _OPEN, 1000))
+        return CustomerCard.trusted(
+            customer=customer,
+            identities=customer.identities,
+            recent=tuple(tx.recent_interactions(customer.id, limit)) if limit else (),
+            open_cases=open_cases,
+            channels=tuple(tx.channel_summary(customer.id)),
+            alerts=card_alerts(customer, open_cases, self.now()),
+        )
 
     def journey(self, customer_id: str | Customer) -> Journey:
         """Every interaction of the customer, oldest first, and the channels they took.

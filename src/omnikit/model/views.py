@@ -33,6 +33,9 @@ class CustomerCard(Model):
     """Cases that are new, open or pending, newest first."""
     channels: tuple[ChannelSummary, ...]
     """Per channel the customer used: count and last contact, most recent first."""
+    alerts: tuple[str, ...] = ()
+    """Short sentences an agent must see first: post that came back, a case waiting
+    on us, an unverified identity added lately."""
 
     def to_dict(self) -> dict[str, Any]:
         """The card as JSON-serialisable data (datetimes as ISO 8601 strings)."""

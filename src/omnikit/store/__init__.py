@@ -12,10 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, Protocol
 
 from omnikit.errors import ConflictError, StoreError, ValidationError
-from omnikit.model import Case, CaseEvent, ChannelSummary, Customer, Identity, Interaction
+from omnikit.model import (
+    Case,
+    CaseEvent,
+    ChannelSummary,
+    Customer,
+    CustomerEvent,
+    Identity,
+    Interaction,
+    Merge,
+    MergeMoves,
+)
 
 __all__ = ["DuplicateKeyError", "MissingRowError", "Store", "StoreTransaction", "open_store"]
 
@@ -38,14 +49,11 @@ class StoreTransaction(Protocol):
     ) -> None: ...
     def get_customer(self, customer_id: str) -> Customer | None: ...
     def customer_by_identity(self, kind: str, scope: str, value: str) -> Customer | None:
-        """The customer holding this identity, with all its identities, or ``None``."""
+        """The one customer holding this identity unshared and unmerged, with all its
+        identities; ``None`` otherwise (then look with ``find_identities``)."""
         ...
 
     def customer_exists(self, customer_id: str) -> bool: ...
-    def find_identity(self, kind: str, scope: str, value: str) -> str | None:
-        """The id of the customer holding this identity, or ``None``."""
-        ...
-
     def insert_identity(self, identity: Identity) -> None: ...
 
     # interactions
@@ -87,6 +95,45 @@ class StoreTransaction(Protocol):
     def insert_case_event(self, event: CaseEvent) -> None: ...
     def case_events(self, case_id: str) -> list[CaseEvent]: ...
 
+    # recognition: identities, merges, erasure, the customer audit trail
+    def resolve_customer(self, customer_id: str) -> str | None:
+        """The id the customer goes by now (itself, or the survivor of its merges);
+        ``None`` when there is no such customer."""
+        ...
+
+    def find_identities(self, kind: str, scope: str, value: str) -> list[Identity]:
+        """Every stored identity with this value: one, or several for a shared value."""
+        ...
+
+    def get_identity(self, identity_id: str) -> Identity | None: ...
+    def update_identity(self, identity: Identity) -> None: ...
+    def delete_identity(self, identity_id: str) -> None: ...
+    def owned_ids(self, customer_id: str) -> MergeMoves:
+        """The ids of the customer's identities, interactions and cases."""
+        ...
+
+    def move(self, moves: MergeMoves, customer_id: str) -> None:
+        """Give the listed identities, interactions and cases to ``customer_id``."""
+        ...
+
+    def set_merged_into(self, customer_id: str, target: str | None) -> None: ...
+    def merged_into(self, customer_id: str) -> str | None: ...
+    def merged_from(self, customer_id: str) -> list[str]:
+        """The customers merged directly into this one."""
+        ...
+
+    def insert_merge(self, merge: Merge) -> None: ...
+    def get_merge(self, merge_id: str) -> Merge | None: ...
+    def merges_of(self, customer_id: str) -> list[Merge]: ...
+    def set_merge_undone(self, merge_id: str, at: int, by: str | None) -> None: ...
+    def insert_customer_event(self, event: CustomerEvent) -> None: ...
+    def customer_events(self, customer_id: str) -> list[CustomerEvent]: ...
+    def erase_customer(self, customer_id: str, at: int) -> None:
+        """Remove the customer's personal data, keeping anonymous interaction facts."""
+        ...
+
+    def erased_at(self, customer_id: str) -> datetime | None: ...
+
 
 class Store(Protocol):
     """A database omnikit can keep its records in."""
@@ -100,6 +147,11 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release the store's connections."""
+        ...
+
+    def purge(self) -> None:
+        """Make deleted data unrecoverable from the store's files, where the backend
+        can (SQLite: deleted content is zeroed and the write-ahead log truncated)."""
         ...
 
 

@@ -50,6 +50,10 @@ class PostgresBackend:
     def is_unique_violation(self, error: Exception) -> bool:
         return getattr(error, "sqlstate", None) == "23505"  # unique_violation
 
+    def purge(self, engine: Engine) -> None:
+        # Dead row versions are removed by (auto)vacuum; nothing to force here.
+        return None
+
     def insert_ignoring(self, table: Table, *unique: str) -> Insert:
         return pg_insert(table).on_conflict_do_nothing(
             index_elements=[table.c[name] for name in unique]

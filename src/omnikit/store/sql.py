@@ -16,9 +16,20 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
 from typing import Any, NoReturn, Protocol
 
-from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import URL
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Insert
@@ -32,15 +43,26 @@ from omnikit.model import (
     CaseStatus,
     ChannelSummary,
     Customer,
+    CustomerEvent,
     DeliveryStatus,
     Direction,
     Identity,
     IdentityKind,
     Interaction,
+    Merge,
+    MergeMoves,
     Priority,
 )
 from omnikit.store import DuplicateKeyError, MissingRowError, StoreTransaction
-from omnikit.store.schema import case_events, cases, customers, identities, interactions
+from omnikit.store.schema import (
+    case_events,
+    cases,
+    customer_events,
+    customers,
+    identities,
+    interactions,
+    merges,
+)
 
 __all__ = ["POOL_OPTIONS", "Backend", "SqlStore", "SqlTransaction", "pool_options"]
 
@@ -66,6 +88,10 @@ class Backend(Protocol):
 
     def is_unique_violation(self, error: Exception) -> bool:
         """True when the driver's ``IntegrityError`` is a broken unique key."""
+        ...
+
+    def purge(self, engine: Engine) -> None:
+        """Make deleted rows unrecoverable from the database's files, if it can."""
         ...
 
 
@@ -214,6 +240,8 @@ class SqlTransaction(StoreTransaction):
                     hit.c.kind == bindparam("kind"),
                     hit.c.scope == bindparam("scope"),
                     hit.c.value == bindparam("value"),
+                    hit.c.shared == false(),
+                    customers.c.merged_into.is_(None),
                 )
                 .order_by(identities.c.first_seen_at, identities.c.id)
             )
@@ -229,39 +257,11 @@ class SqlTransaction(StoreTransaction):
         ).fetchone()
         return row is not None
 
-    def find_identity(self, kind: str, scope: str, value: str) -> str | None:
-        row = self._run(
-            "find_identity",
-            lambda: select(identities.c.customer_id).where(
-                identities.c.kind == bindparam("kind"),
-                identities.c.scope == bindparam("scope"),
-                identities.c.value == bindparam("value"),
-            ),
-            {"kind": kind, "scope": scope, "value": value},
-        ).fetchone()
-        return None if row is None else str(row[0])
-
     def insert_identity(self, identity: Identity) -> None:
         self._run(
             "insert_identity",
             lambda: insert(identities).values(_all_params(identities)),
-            {
-                "id": identity.id,
-                "customer_id": identity.customer_id,
-                "kind": identity.kind.value,
-                "scope": identity.scope or "",
-                "value": identity.value,
-                "raw": identity.raw,
-                "source": identity.source,
-                "verified": identity.verified,
-                "first_seen_at": to_micros(identity.first_seen_at),
-                "last_seen_at": to_micros(identity.last_seen_at),
-                "undeliverable_reason": identity.undeliverable_reason,
-                "undeliverable_at": None
-                if identity.undeliverable_at is None
-                else to_micros(identity.undeliverable_at),
-                "shared": identity.shared,
-            },
+            _identity_params(identity),
         )
 
     # interactions -------------------------------------------------------------------
@@ -475,6 +475,289 @@ class SqlTransaction(StoreTransaction):
             for id_, case_id_, at, type_, actor, before, after, note in rows
         ]
 
+    # recognition: identities, merges, erasure, the customer audit trail -----------------
+
+    def resolve_customer(self, customer_id: str) -> str | None:
+        seen: list[str] = []
+        current: str | None = customer_id
+        while current is not None:
+            row = self._run(
+                "resolve_customer",
+                lambda: select(customers.c.merged_into).where(customers.c.id == bindparam("id")),
+                {"id": current},
+            ).fetchone()
+            if row is None:
+                return None
+            seen.append(current)
+            if row[0] is None or row[0] in seen:
+                return current
+            current = row[0]
+        return None  # pragma: no cover - the loop always returns
+
+    def find_identities(self, kind: str, scope: str, value: str) -> list[Identity]:
+        rows = self._run(
+            "find_identities",
+            lambda: (
+                select(identities)
+                .where(
+                    identities.c.kind == bindparam("kind"),
+                    identities.c.scope == bindparam("scope"),
+                    identities.c.value == bindparam("value"),
+                )
+                .order_by(identities.c.customer_id)
+            ),
+            {"kind": kind, "scope": scope, "value": value},
+        ).fetchall()
+        return [_identity(row) for row in rows]
+
+    def get_identity(self, identity_id: str) -> Identity | None:
+        row = self._run(
+            "get_identity",
+            lambda: select(identities).where(identities.c.id == bindparam("id")),
+            {"id": identity_id},
+        ).fetchone()
+        return None if row is None else _identity(row)
+
+    def update_identity(self, identity: Identity) -> None:
+        params = _identity_params(identity)
+        self._run(
+            "update_identity",
+            lambda: (
+                update(identities)
+                .where(identities.c.id == bindparam("id"))
+                .values({c.name: bindparam(c.name) for c in identities.c if c.name != "id"})
+            ),
+            params,
+        )
+
+    def delete_identity(self, identity_id: str) -> None:
+        self._run(
+            "delete_identity",
+            lambda: delete(identities).where(identities.c.id == bindparam("id")),
+            {"id": identity_id},
+        )
+
+    def owned_ids(self, customer_id: str) -> MergeMoves:
+        def ids(name: str, table: Table) -> tuple[str, ...]:
+            rows = self._run(
+                f"owned_{name}",
+                lambda: (
+                    select(table.c.id)
+                    .where(table.c.customer_id == bindparam("customer_id"))
+                    .order_by(table.c.id)
+                ),
+                {"customer_id": customer_id},
+            ).fetchall()
+            return tuple(str(row[0]) for row in rows)
+
+        return MergeMoves.trusted(
+            identities=ids("identities", identities),
+            interactions=ids("interactions", interactions),
+            cases=ids("cases", cases),
+        )
+
+    def move(self, moves: MergeMoves, customer_id: str) -> None:
+        for name, table, ids in (
+            ("identities", identities, moves.identities),
+            ("interactions", interactions, moves.interactions),
+            ("cases", cases, moves.cases),
+        ):
+            if ids:
+                self._cur.executemany(
+                    self._sql.sql(
+                        f"move_{name}",
+                        lambda table=table: (
+                            update(table)  # type: ignore[misc]
+                            .where(table.c.id == bindparam("row_id"))
+                            .values(customer_id=bindparam("customer_id"))
+                        ),
+                    ),
+                    [{"row_id": row_id, "customer_id": customer_id} for row_id in ids],
+                )
+
+    def set_merged_into(self, customer_id: str, target: str | None) -> None:
+        self._run(
+            "set_merged_into",
+            lambda: (
+                update(customers)
+                .where(customers.c.id == bindparam("id"))
+                .values(merged_into=bindparam("target"))
+            ),
+            {"id": customer_id, "target": target},
+        )
+
+    def merged_into(self, customer_id: str) -> str | None:
+        row = self._run(
+            "merged_into",
+            lambda: select(customers.c.merged_into).where(customers.c.id == bindparam("id")),
+            {"id": customer_id},
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def merged_from(self, customer_id: str) -> list[str]:
+        rows = self._run(
+            "merged_from",
+            lambda: (
+                select(customers.c.id)
+                .where(customers.c.merged_into == bindparam("id"))
+                .order_by(customers.c.id)
+            ),
+            {"id": customer_id},
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def insert_merge(self, merge: Merge) -> None:
+        self._run(
+            "insert_merge",
+            lambda: insert(merges).values(_all_params(merges)),
+            {
+                "id": merge.id,
+                "keep_id": merge.keep_id,
+                "other_id": merge.other_id,
+                "at": to_micros(merge.at),
+                "actor": merge.actor,
+                "reason": merge.reason,
+                "moved": merge.moved.model_dump_json(),
+                "undone_at": None,
+                "undone_by": None,
+            },
+        )
+
+    def get_merge(self, merge_id: str) -> Merge | None:
+        row = self._run(
+            "get_merge",
+            lambda: select(merges).where(merges.c.id == bindparam("id")),
+            {"id": merge_id},
+        ).fetchone()
+        return None if row is None else _merge(row)
+
+    def merges_of(self, customer_id: str) -> list[Merge]:
+        rows = self._run(
+            "merges_of",
+            lambda: (
+                select(merges)
+                .where(
+                    (merges.c.keep_id == bindparam("customer_id"))
+                    | (merges.c.other_id == bindparam("customer_id"))
+                )
+                .order_by(merges.c.at, merges.c.id)
+            ),
+            {"customer_id": customer_id},
+        ).fetchall()
+        return [_merge(row) for row in rows]
+
+    def set_merge_undone(self, merge_id: str, at: int, by: str | None) -> None:
+        self._run(
+            "set_merge_undone",
+            lambda: (
+                update(merges)
+                .where(merges.c.id == bindparam("id"))
+                .values(undone_at=bindparam("at"), undone_by=bindparam("by"))
+            ),
+            {"id": merge_id, "at": at, "by": by},
+        )
+
+    def insert_customer_event(self, event: CustomerEvent) -> None:
+        self._run(
+            "insert_customer_event",
+            lambda: insert(customer_events).values(_all_params(customer_events)),
+            {
+                "id": event.id,
+                "customer_id": event.customer_id,
+                "at": to_micros(event.at),
+                "type": event.type,
+                "actor": event.actor,
+                "reason": event.reason,
+                "detail": None if event.detail is None else json.dumps(event.detail),
+            },
+        )
+
+    def customer_events(self, customer_id: str) -> list[CustomerEvent]:
+        rows = self._run(
+            "customer_events",
+            lambda: (
+                select(customer_events)
+                .where(customer_events.c.customer_id == bindparam("customer_id"))
+                .order_by(customer_events.c.at, customer_events.c.id)
+            ),
+            {"customer_id": customer_id},
+        ).fetchall()
+        return [
+            CustomerEvent.trusted(
+                id=id_,
+                customer_id=customer_id_,
+                at=from_micros(at),
+                type=type_,
+                actor=actor,
+                reason=reason,
+                detail=_loads(detail),
+            )
+            for id_, customer_id_, at, type_, actor, reason, detail in rows
+        ]
+
+    def erase_customer(self, customer_id: str, at: int) -> None:
+        params = {"customer_id": customer_id, "at": at}
+        self._run(
+            "erase_customer",
+            lambda: (
+                update(customers)
+                .where(customers.c.id == bindparam("customer_id"))
+                .values(name=None, language=None, attributes="{}", erased_at=bindparam("at"))
+            ),
+            params,
+        )
+        self._run(
+            "erase_identities",
+            lambda: delete(identities).where(identities.c.customer_id == bindparam("customer_id")),
+            {"customer_id": customer_id},
+        )
+        self._run(
+            "erase_interactions",
+            lambda: (
+                update(interactions)
+                .where(interactions.c.customer_id == bindparam("customer_id"))
+                .values(
+                    text=None,
+                    subject=None,
+                    attachments=None,
+                    external_id=None,
+                    metadata=None,
+                    agent=None,
+                )
+            ),
+            {"customer_id": customer_id},
+        )
+        self._run(
+            "erase_case_notes",
+            lambda: (
+                update(case_events)
+                .where(
+                    case_events.c.case_id.in_(
+                        select(cases.c.id).where(cases.c.customer_id == bindparam("customer_id"))
+                    )
+                )
+                .values(note=None)
+            ),
+            {"customer_id": customer_id},
+        )
+        self._run(
+            "erase_cases",
+            lambda: (
+                update(cases)
+                .where(cases.c.customer_id == bindparam("customer_id"))
+                .values(subject="")
+            ),
+            {"customer_id": customer_id},
+        )
+
+    def erased_at(self, customer_id: str) -> datetime | None:
+        row = self._run(
+            "erased_at",
+            lambda: select(customers.c.erased_at).where(customers.c.id == bindparam("id")),
+            {"id": customer_id},
+        ).fetchone()
+        return None if row is None or row[0] is None else from_micros(row[0])
+
 
 # rows <-> models -------------------------------------------------------------------------
 
@@ -531,6 +814,41 @@ def _identity(row: Row) -> Identity:
         undeliverable_reason=reason,
         undeliverable_at=None if at is None else from_micros(at),
         shared=bool(shared),
+    )
+
+
+def _identity_params(identity: Identity) -> dict[str, Any]:
+    return {
+        "id": identity.id,
+        "customer_id": identity.customer_id,
+        "kind": identity.kind.value,
+        "scope": identity.scope or "",
+        "value": identity.value,
+        "raw": identity.raw,
+        "source": identity.source,
+        "verified": identity.verified,
+        "first_seen_at": to_micros(identity.first_seen_at),
+        "last_seen_at": to_micros(identity.last_seen_at),
+        "undeliverable_reason": identity.undeliverable_reason,
+        "undeliverable_at": None
+        if identity.undeliverable_at is None
+        else to_micros(identity.undeliverable_at),
+        "shared": identity.shared,
+    }
+
+
+def _merge(row: Row) -> Merge:
+    id_, keep_id, other_id, at, actor, reason, moved, undone_at, undone_by = row
+    return Merge.trusted(
+        id=id_,
+        keep_id=keep_id,
+        other_id=other_id,
+        at=from_micros(at),
+        actor=actor,
+        reason=reason,
+        moved=MergeMoves.model_validate_json(moved),
+        undone_at=None if undone_at is None else from_micros(undone_at),
+        undone_by=undone_by,
     )
 
 
@@ -693,6 +1011,9 @@ class SqlStore:
             log.warning("store error on %s: %s", self.url, type(error).__name__)
             return StoreError(f"the store {self.url} failed: {error}")
         return error
+
+    def purge(self) -> None:
+        self._backend.purge(self._engine)
 
     def close(self) -> None:
         with self._held_lock:

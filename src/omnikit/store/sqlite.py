@@ -41,6 +41,16 @@ class SqliteBackend:
     def is_unique_violation(self, error: Exception) -> bool:
         return str(error).startswith("UNIQUE constraint failed")
 
+    def purge(self, engine: Engine) -> None:
+        # Old page images live on in the write-ahead log until it is checkpointed.
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.close()
+        finally:
+            connection.close()
+
     def insert_ignoring(self, table: Table, *unique: str) -> Insert:
         return sqlite_insert(table).on_conflict_do_nothing(
             index_elements=[table.c[name] for name in unique]
@@ -54,6 +64,9 @@ def _configure(connection: sqlite3.Connection, *, memory: bool) -> None:
     if not memory:
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted content is overwritten with zeros, so that an erased customer's data
+    # cannot be read back from the file's free pages.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
