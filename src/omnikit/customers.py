@@ -435,15 +435,20 @@ def _known(tx: StoreTransaction, wanted: list[Identifier]) -> Customer | None:
 
 
 def _holders(tx: StoreTransaction, wanted: list[Identifier]) -> dict[str, list[Identity]]:
-    """Per customer (survivors of merges), the stored identities matching ``wanted``."""
-    holders: dict[str, list[Identity]] = {}
+    """Per customer (survivors of merges), the stored identities matching ``wanted``.
+
+    Shared values (a family landline) decide only when nothing else does: the number
+    with Jan's e-mail address is Jan, the number alone is any of the family.
+    """
+    unshared: dict[str, list[Identity]] = {}
+    shared: dict[str, list[Identity]] = {}
     for identifier in wanted:
         for identity in tx.find_identities(
             identifier.kind.value, identifier.scope, identifier.value
         ):
             owner = tx.resolve_customer(identity.customer_id) or identity.customer_id
-            holders.setdefault(owner, []).append(identity)
-    return holders
+            (shared if identity.shared else unshared).setdefault(owner, []).append(identity)
+    return unshared or shared
 
 
 def _owner(tx: StoreTransaction, wanted: list[Identifier]) -> str | None:

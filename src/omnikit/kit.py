@@ -435,9 +435,10 @@ class Omnikit:
         """
         customer_id = _validate.object_id(_id_of(customer_id), "customer")
         with self.store.transaction() as tx:
-            if not tx.customer_exists(customer_id):
+            resolved = tx.resolve_customer(customer_id)
+            if resolved is None:
                 raise NotFoundError(f"no customer with id {customer_id!r}")
-            return Journey.trusted(customer_id=customer_id, steps=tuple(tx.timeline(customer_id)))
+            return Journey.trusted(customer_id=resolved, steps=tuple(tx.timeline(resolved)))
 
 
 def _first_recording(tx: StoreTransaction, interaction: Interaction) -> Interaction:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    null,
     select,
     update,
 )
@@ -696,13 +697,18 @@ class SqlTransaction(StoreTransaction):
         ]
 
     def erase_customer(self, customer_id: str, at: int) -> None:
-        params = {"customer_id": customer_id, "at": at}
+        params = {"customer_id": customer_id, "at": at, "empty": "{}"}
         self._run(
             "erase_customer",
             lambda: (
                 update(customers)
                 .where(customers.c.id == bindparam("customer_id"))
-                .values(name=None, language=None, attributes="{}", erased_at=bindparam("at"))
+                .values(
+                    name=null(),
+                    language=null(),
+                    attributes=bindparam("empty"),
+                    erased_at=bindparam("at"),
+                )
             ),
             params,
         )
@@ -717,12 +723,12 @@ class SqlTransaction(StoreTransaction):
                 update(interactions)
                 .where(interactions.c.customer_id == bindparam("customer_id"))
                 .values(
-                    text=None,
-                    subject=None,
-                    attachments=None,
-                    external_id=None,
-                    metadata=None,
-                    agent=None,
+                    text=null(),
+                    subject=null(),
+                    attachments=null(),
+                    external_id=null(),
+                    metadata=null(),
+                    agent=null(),
                 )
             ),
             {"customer_id": customer_id},
@@ -736,7 +742,7 @@ class SqlTransaction(StoreTransaction):
                         select(cases.c.id).where(cases.c.customer_id == bindparam("customer_id"))
                     )
                 )
-                .values(note=None)
+                .values(note=null())
             ),
             {"customer_id": customer_id},
         )
@@ -745,9 +751,9 @@ class SqlTransaction(StoreTransaction):
             lambda: (
                 update(cases)
                 .where(cases.c.customer_id == bindparam("customer_id"))
-                .values(subject="")
+                .values(subject=bindparam("blank"))
             ),
-            {"customer_id": customer_id},
+            {"customer_id": customer_id, "blank": ""},
         )
 
     def erased_at(self, customer_id: str) -> datetime | None:
