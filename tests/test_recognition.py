@@ -313,3 +313,15 @@ def test_erase_leaves_anonymous_facts_only(tmp_path: Path) -> None:
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     raw.close()
+
+
+def test_last_seen_moves_when_the_customer_is_recognised_a_day_later(store_url: str) -> None:
+    clock = Clock()
+    with Omnikit(store_url, default_region="NL", clock=clock) as kit:
+        jan = kit.customers.identify(phone="020 123 4567")
+        first = jan.identities[0].last_seen_at
+        clock.at += timedelta(hours=5)
+        assert kit.customers.identify(phone="020 123 4567").identities[0].last_seen_at == first
+        clock.at += timedelta(days=1)
+        seen = kit.customers.identify(phone="020 123 4567").identities[0]
+        assert (seen.first_seen_at, seen.last_seen_at) == (first, clock.at)

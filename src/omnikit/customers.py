@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from omnikit import _validate
@@ -39,6 +39,10 @@ __all__ = ["Customers"]
 log = logging.getLogger("omnikit.customers")
 
 _ATTEMPTS = 5
+
+LAST_SEEN_RESOLUTION = timedelta(days=1)
+"""How stale an identity's ``last_seen_at`` may get before ``identify`` writes it:
+recognising a customer stays a read, and the time is right to the day."""
 
 
 class Customers:
@@ -83,7 +87,9 @@ class Customers:
             try:
                 with store.transaction() as tx:
                     customer = _known(tx, wanted)
-                    if customer is not None and not _missing(customer, wanted, name, language):
+                    if customer is not None and not _missing(
+                        customer, wanted, name, language, self._kit.now()
+                    ):
                         return customer
                 with store.transaction(write=True) as tx:
                     return self._identify_locked(tx, wanted, name, language, source)
@@ -120,10 +126,13 @@ class Customers:
             log.info("created customer %s", customer_id)
             return _get(tx, customer_id)
         customer = _get(tx, found)
-        have = {(i.kind, i.scope or "", i.value) for i in customer.identities}
+        have = {(i.kind, i.scope or "", i.value): i for i in customer.identities}
         for identifier in wanted:
-            if identifier[:3] not in have:
+            known = have.get((identifier.kind, identifier.scope, identifier.value))
+            if known is None:
                 tx.insert_identity(_identity(customer.id, identifier, now, source))
+            elif now - known.last_seen_at >= LAST_SEEN_RESOLUTION:
+                tx.update_identity(known.model_copy(update={"last_seen_at": now}))
         if (name and not customer.name) or (language and not customer.language):
             tx.update_customer(
                 customer.id,
@@ -472,15 +481,20 @@ def _ambiguous(holders: dict[str, list[Identity]]) -> AmbiguousIdentityError:
 
 
 def _missing(
-    customer: Customer, wanted: list[Identifier], name: str | None, language: str | None
+    customer: Customer,
+    wanted: list[Identifier],
+    name: str | None,
+    language: str | None,
+    now: datetime,
 ) -> bool:
-    """True when ``identify`` has something to add to ``customer``."""
-    have = {(i.kind, i.scope or "", i.value) for i in customer.identities}
-    return (
-        any(identifier[:3] not in have for identifier in wanted)
-        or bool(name and not customer.name)
-        or bool(language and not customer.language)
-    )
+    """True when ``identify`` has something to write: an identifier the customer
+    lacks, a name or language to fill in, or a last-seen time a day old."""
+    have = {(i.kind, i.scope or "", i.value): i for i in customer.identities}
+    for identifier in wanted:
+        known = have.get((identifier.kind, identifier.scope, identifier.value))
+        if known is None or now - known.last_seen_at >= LAST_SEEN_RESOLUTION:
+            return True
+    return bool(name and not customer.name) or bool(language and not customer.language)
 
 
 def _identity(
