@@ -325,3 +325,12 @@ def test_last_seen_moves_when_the_customer_is_recognised_a_day_later(store_url: 
         clock.at += timedelta(days=1)
         seen = kit.customers.identify(phone="020 123 4567").identities[0]
         assert (seen.first_seen_at, seen.last_seen_at) == (first, clock.at)
+
+
+def test_cases_of_a_merged_customer_go_to_the_survivor(kit: Omnikit) -> None:
+    jan = kit.customers.identify(email="jan@example.nl")
+    dup = kit.customers.identify(email="j@example.nl")
+    kit.customers.merge(jan.id, dup.id, reason="same person")
+    case = kit.cases.open(customer=dup.id, subject="Opened through the old id")
+    assert case.customer_id == jan.id
+    assert [c.id for c in kit.cases.list(customer=dup.id)] == [case.id]

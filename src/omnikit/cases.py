@@ -76,8 +76,10 @@ class Cases:
         )
         now = self._kit.now()
         with self._kit.store.transaction(write=True) as tx:
-            if not tx.customer_exists(customer_id):
+            resolved = tx.resolve_customer(customer_id)
+            if resolved is None:
                 raise NotFoundError(f"no customer with id {customer_id!r}")
+            customer_id = resolved  # a merged customer's cases go to the survivor
             case = Case(
                 id=new_id(),
                 customer_id=customer_id,
@@ -119,6 +121,8 @@ class Cases:
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise ValidationError(f"limit {limit!r} must be a positive whole number")
         with self._kit.store.transaction() as tx:
+            if customer_id is not None:
+                customer_id = tx.resolve_customer(customer_id) or customer_id
             return tx.list_cases(customer_id, statuses, limit)
 
     def assign(self, case_id: str, agent: str | None, *, actor: str | None = None) -> Case:

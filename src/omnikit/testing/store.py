@@ -353,6 +353,112 @@ class StoreConformance:
             assert [i.id for i in tx.case_interactions(opened.id)] == [call.id, mail.id]
             assert tx.case_events(opened.id) == events
 
+    # recognition ------------------------------------------------------------------------------
+
+    def test_shared_values_may_have_several_holders(self, store: Store) -> None:
+        jan = customer((IdentityKind.PHONE, "", "+31201234567"))
+        marie = customer(name="Marie")
+        line = jan.identities[0]
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.insert_customer(marie)
+            tx.update_identity(line.model_copy(update={"shared": True}))
+            tx.insert_identity(
+                line.model_copy(update={"id": new_id(), "customer_id": marie.id, "shared": True})
+            )
+        with store.transaction() as tx:
+            holders = tx.find_identities("phone", "", "+31201234567")
+            assert sorted(i.customer_id for i in holders) == sorted([jan.id, marie.id])
+            assert all(i.shared for i in holders)
+            assert tx.customer_by_identity("phone", "", "+31201234567") is None
+        with pytest.raises(DuplicateKeyError), store.transaction(write=True) as tx:
+            tx.insert_identity(line.model_copy(update={"id": new_id(), "shared": True}))
+
+    def test_identity_update_and_delete(self, store: Store) -> None:
+        jan = customer((IdentityKind.POSTAL, "", "DAMRAK 1 1012 AB AMSTERDAM, NL"))
+        address = jan.identities[0]
+        returned = address.model_copy(
+            update={"undeliverable_reason": "returned to sender", "undeliverable_at": T0}
+        )
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.update_identity(returned)
+        with store.transaction(write=True) as tx:
+            assert tx.get_identity(address.id) == returned
+            tx.delete_identity(address.id)
+        with store.transaction() as tx:
+            assert tx.get_identity(address.id) is None
+
+    def test_merge_bookkeeping_moves_and_resolves(self, store: Store) -> None:
+        from omnikit.model import Merge, MergeMoves
+
+        keep = customer((IdentityKind.EMAIL, "", "jan@example.nl"))
+        other = customer((IdentityKind.HANDLE, "twitter", "janj"), name="J")
+        tweet = interaction(other.id, channel="twitter")
+        opened = case(other.id)
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(keep)
+            tx.insert_customer(other)
+            tx.insert_interaction(tweet)
+            tx.insert_case(opened)
+            owned = tx.owned_ids(other.id)
+            assert owned == MergeMoves(
+                identities=(other.identities[0].id,), interactions=(tweet.id,), cases=(opened.id,)
+            )
+            tx.move(owned, keep.id)
+            tx.set_merged_into(other.id, keep.id)
+            merge = Merge(
+                id=new_id(), keep_id=keep.id, other_id=other.id, at=T0, reason="r", moved=owned
+            )
+            tx.insert_merge(merge)
+        with store.transaction(write=True) as tx:
+            assert tx.resolve_customer(other.id) == keep.id
+            assert tx.resolve_customer(keep.id) == keep.id
+            assert tx.resolve_customer("missing") is None
+            assert tx.merged_into(other.id) == keep.id
+            assert tx.merged_from(keep.id) == [other.id]
+            assert tx.get_merge(merge.id) == merge
+            assert tx.merges_of(other.id) == [merge]
+            assert [i.id for i in tx.timeline(keep.id)] == [tweet.id]
+            assert tx.customer_by_identity("handle", "twitter", "janj") == tx.get_customer(keep.id)
+            tx.set_merge_undone(merge.id, 5, "lead")
+        with store.transaction() as tx:
+            undone = tx.get_merge(merge.id)
+            assert undone is not None and undone.undone_by == "lead"
+
+    def test_customer_events_and_erasure(self, store: Store) -> None:
+        from omnikit.model import CustomerEvent
+
+        jan = customer((IdentityKind.EMAIL, "", "jan@example.nl"))
+        note = interaction(jan.id, text="private", subject="s", metadata={"a": 1})
+        opened = case(jan.id)
+        event = CustomerEvent(
+            id=new_id(), customer_id=jan.id, at=T0, type="erased", reason="request", detail={}
+        )
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.insert_interaction(note)
+            tx.insert_case(opened)
+            tx.erase_customer(jan.id, 7)
+            tx.insert_customer_event(event)
+        with store.transaction() as tx:
+            erased = tx.get_customer(jan.id)
+            assert erased is not None
+            assert (erased.name, erased.identities, erased.attributes) == (None, (), {})
+            assert tx.erased_at(jan.id) is not None
+            (kept,) = tx.timeline(jan.id)
+            assert (kept.channel, kept.kind, kept.text, kept.subject, kept.metadata) == (
+                note.channel,
+                note.kind,
+                None,
+                None,
+                {},
+            )
+            stored_case = tx.get_case(opened.id)
+            assert stored_case is not None and stored_case.status is opened.status
+            assert tx.customer_events(jan.id) == [event]
+        store.purge()
+
     # schema --------------------------------------------------------------------------------------
 
     def test_reopening_keeps_data_and_schema(self, open_store: Callable[[], Store]) -> None:
