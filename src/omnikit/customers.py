@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from omnikit import _validate
+from omnikit._audit import audit
 from omnikit._ids import new_id
 from omnikit._time import to_micros
 from omnikit.errors import (
@@ -272,15 +273,13 @@ class Customers:
             return
         identity = _identity(customer.id, identifier, now, source, verified=verified, shared=shared)
         tx.insert_identity(identity)
-        tx.insert_customer_event(
-            CustomerEvent(
-                id=new_id(),
-                customer_id=customer.id,
-                at=now,
-                type="identity_added",
-                actor=actor,
-                detail={"identity": identity.id, "kind": identity.kind.value},
-            )
+        audit(
+            tx,
+            customer.id,
+            "identity_added",
+            at=now,
+            actor=actor,
+            detail={"identity": identity.id, "kind": identity.kind.value},
         )
 
     def remove_identity(self, identity_id: str, *, actor: str | None = None) -> Customer:
@@ -293,15 +292,13 @@ class Customers:
             if identity is None:
                 raise NotFoundError(f"no identity with id {identity_id!r}")
             tx.delete_identity(identity_id)
-            tx.insert_customer_event(
-                CustomerEvent(
-                    id=new_id(),
-                    customer_id=identity.customer_id,
-                    at=now,
-                    type="identity_removed",
-                    actor=actor,
-                    detail={"identity": identity.id, "kind": identity.kind.value},
-                )
+            audit(
+                tx,
+                identity.customer_id,
+                "identity_removed",
+                at=now,
+                actor=actor,
+                detail={"identity": identity.id, "kind": identity.kind.value},
             )
             return _get(tx, identity.customer_id)
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import JsonValue
+
+from omnikit._audit import audit
 from omnikit._ids import new_id
 from omnikit._time import to_micros
 from omnikit.errors import ConflictError, NotFoundError, ValidationError
-from omnikit.model import CustomerEvent, Merge, MergeMoves
+from omnikit.model import Merge, MergeMoves
 from omnikit.store import StoreTransaction
 
 __all__ = ["merge_customers", "unmerge_customers"]
@@ -72,7 +75,7 @@ def merge_customers(
         moved=moves,
     )
     tx.insert_merge(merge)
-    detail = {
+    detail: dict[str, JsonValue] = {
         "merge": merge.id,
         "keep": keep_id,
         "other": other_id,
@@ -81,17 +84,7 @@ def merge_customers(
         "cases": len(moves.cases),
     }
     for customer_id in (keep_id, other_id):
-        tx.insert_customer_event(
-            CustomerEvent(
-                id=new_id(),
-                customer_id=customer_id,
-                at=now,
-                type="merged",
-                actor=actor,
-                reason=reason,
-                detail=detail,
-            )
-        )
+        audit(tx, customer_id, "merged", at=now, actor=actor, reason=reason, detail=detail)
     return merge
 
 
@@ -123,15 +116,13 @@ def unmerge_customers(
     tx.set_merged_into(merge.other_id, None)
     tx.set_merge_undone(merge_id, to_micros(now), actor)
     for customer_id in (merge.keep_id, merge.other_id):
-        tx.insert_customer_event(
-            CustomerEvent(
-                id=new_id(),
-                customer_id=customer_id,
-                at=now,
-                type="unmerged",
-                actor=actor,
-                reason=reason,
-                detail={"merge": merge.id, "keep": merge.keep_id, "other": merge.other_id},
-            )
+        audit(
+            tx,
+            customer_id,
+            "unmerged",
+            at=now,
+            actor=actor,
+            reason=reason,
+            detail={"merge": merge.id, "keep": merge.keep_id, "other": merge.other_id},
         )
     return merge.model_copy(update={"undone_at": now, "undone_by": actor})

@@ -13,10 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from omnikit._ids import new_id
+from omnikit._audit import audit
 from omnikit._time import to_micros
 from omnikit.errors import ConflictError, NotFoundError
-from omnikit.model import CustomerEvent
 from omnikit.store import StoreTransaction
 
 __all__ = ["erase_customer", "export_customer"]
@@ -69,17 +68,13 @@ def erase_customer(
         pending.extend(tx.merged_from(current))
     for current in erased:
         tx.erase_customer(current, to_micros(now))
-        tx.insert_customer_event(
-            CustomerEvent(
-                id=new_id(),
-                customer_id=current,
-                at=now,
-                type="erased",
-                actor=actor,
-                reason=reason,
-                detail={"erased_with": resolved}
-                if current != resolved
-                else {"records": len(erased)},
-            )
+        audit(
+            tx,
+            current,
+            "erased",
+            at=now,
+            actor=actor,
+            reason=reason,
+            detail={"erased_with": resolved} if current != resolved else {"records": len(erased)},
         )
     return erased
