@@ -382,17 +382,22 @@ class Omnikit:
         if e164 is None:
             return CallerMatch(status="unknown")
         with self.store.transaction() as tx:
-            owners: list[str] = []
-            for identity in tx.find_identities(IdentityKind.PHONE.value, "", e164):
-                owner = tx.resolve_customer(identity.customer_id)
-                if owner is not None and owner not in owners:
-                    owners.append(owner)
-            if not owners:
-                return CallerMatch(status="unknown", number=e164)
-            if len(owners) > 1:
-                candidates = tuple(c for c in map(tx.get_customer, owners) if c is not None)
-                return CallerMatch(status="ambiguous", number=e164, candidates=candidates)
-            card = self._card(tx, owners[0], 20)
+            # The common case, one holder of the number: one query finds the customer.
+            customer = tx.customer_by_identity(IdentityKind.PHONE.value, "", e164)
+            if customer is None:
+                owners: list[str] = []
+                for identity in tx.find_identities(IdentityKind.PHONE.value, "", e164):
+                    owner = tx.resolve_customer(identity.customer_id)
+                    if owner is not None and owner not in owners:
+                        owners.append(owner)
+                if not owners:
+                    return CallerMatch(status="unknown", number=e164)
+                if len(owners) > 1:
+                    candidates = tuple(c for c in map(tx.get_customer, owners) if c is not None)
+                    return CallerMatch(status="ambiguous", number=e164, candidates=candidates)
+                customer = tx.get_customer(owners[0])
+                assert customer is not None  # resolved inside this transaction
+            card = self._card_of(tx, customer, 20)
         return CallerMatch(
             status="known",
             number=e164,
@@ -418,6 +423,9 @@ class Omnikit:
         customer = None if resolved is None else tx.get_customer(resolved)
         if customer is None:
             raise NotFoundError(f"no customer with id {customer_id!r}")
+        return self._card_of(tx, customer, limit)
+
+    def _card_of(self, tx: StoreTransaction, customer: Customer, limit: int) -> CustomerCard:
         open_cases = tuple(tx.list_cases(customer.id, _OPEN, 1000))
         return CustomerCard.trusted(
             customer=customer,
