@@ -334,3 +334,19 @@ def test_cases_of_a_merged_customer_go_to_the_survivor(kit: Omnikit) -> None:
     case = kit.cases.open(customer=dup.id, subject="Opened through the old id")
     assert case.customer_id == jan.id
     assert [c.id for c in kit.cases.list(customer=dup.id)] == [case.id]
+
+
+def test_returned_post_to_another_customers_address_marks_nothing(kit: Omnikit) -> None:
+    kit.customers.identify(email="marie@example.nl", address="Kerkstraat 1, 1017 GA Amsterdam")
+    piet = kit.customers.identify(email="piet@example.nl")
+    letter = kit.record(
+        customer=piet.id,
+        channel="post",
+        direction="inbound",
+        kind="returned_mail",
+        metadata={"address": "Kerkstraat 1, 1017 GA Amsterdam"},
+    )
+    assert letter.kind == "returned_mail"
+    marie = kit.customers.find(email="marie@example.nl")
+    assert marie is not None and kit.customers.deliverable(marie.id, "post")
+    assert kit.customers.get(piet.id).values("postal") == []

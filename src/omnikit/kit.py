@@ -341,6 +341,10 @@ class Omnikit:
             value = normalize_address(raw, self.default_region)
             target = next((i for i in postal if i.value == value), None)
             if target is None:
+                if tx.find_identities(IdentityKind.POSTAL.value, "", value):
+                    # Another customer lives there: their post is not this letter's fault.
+                    log.debug("returned letter %s names another customer's address", letter.id)
+                    return
                 target = Identity(
                     id=new_id(),
                     customer_id=customer.id,
