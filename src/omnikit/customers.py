@@ -87,7 +87,12 @@ class Customers:
         for _ in range(_ATTEMPTS):
             try:
                 with store.transaction() as tx:
-                    customer = _known(tx, wanted)
+                    try:
+                        customer = _known(tx, wanted)
+                    except AmbiguousIdentityError:
+                        if self._kit.merge_policy == "never":
+                            raise
+                        customer = None  # the write step may merge them
                     if customer is not None and not _missing(
                         customer, wanted, name, language, self._kit.now()
                     ):
