@@ -2,10 +2,10 @@
 
 Target: ``kit.customers.merge`` at most 100 ms and ``kit.customers.unmerge`` at most
 100 ms, on SQLite and on PostgreSQL. The verdict is on the median of the rounds (the
-machine is shared and noisy); the slowest round is printed next to it. Printed next to each, in the same run, the raw
-baseline: moving the same 1,000 interactions (and the identities) to the other
-customer with plain ``UPDATE … WHERE id = ?`` statements in one transaction, which is
-the least a merge must write.
+machine is shared and noisy); the slowest round is printed next to it. Printed next
+to each, in the same run, the raw baseline: moving the same 1,000 interactions (and
+the identities) to the other customer with plain ``UPDATE … WHERE id = ?`` statements
+in one transaction, which is the least a merge must write.
 
 Each round builds a fresh pair (through ``record_many``) in a store of its own, then
 times merge and unmerge; the raw side moves the rows of another fresh pair.
