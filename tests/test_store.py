@@ -52,21 +52,37 @@ def test_migrations_build_exactly_the_schema(tmp_path: Path) -> None:
     engine.dispose()
 
 
+OLD_ROWS = (
+    "INSERT INTO customers (id, name, attributes, created_at, updated_at) "
+    "VALUES ('c1', 'Old Customer', '{}', 0, 0)",
+    "INSERT INTO identities (id, customer_id, kind, scope, value, raw, verified, "
+    "first_seen_at, last_seen_at) VALUES ('i1', 'c1', 'email', '', 'old@example.nl', "
+    "'old@example.nl', 0, 0, 0)",
+    "INSERT INTO cases (id, customer_id, subject, status, priority, created_at, updated_at, "
+    "version) VALUES ('k1', 'c1', 'Old case', 'open', 'normal', 0, 0, 1)",
+    "INSERT INTO interactions (id, customer_id, channel, direction, kind, occurred_at, "
+    "recorded_at, text, case_id) VALUES ('x1', 'c1', 'sms', 'inbound', 'message', 0, 0, "
+    "'hello', 'k1')",
+)
+"""Rows written at the first schema revision, which every later one must carry over."""
+
+
 def test_store_built_at_first_revision_is_upgraded_on_open(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     first = ScriptDirectory.from_config(alembic_config()).get_base()
     engine = create_sqlite_engine(f"sqlite:///{path}")
     upgrade(engine, first)
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO customers (id, name, attributes, created_at, updated_at) "
-                "VALUES ('c1', 'Old Customer', '{}', 0, 0)"
-            )
-        )
+        for statement in OLD_ROWS:
+            connection.execute(text(statement))
     engine.dispose()
     with Omnikit(f"sqlite:///{path}") as kit:
-        assert kit.customers.get("c1").name == "Old Customer"
+        old = kit.customers.get("c1")
+        assert old.name == "Old Customer"
+        assert old.values("email") == ["old@example.nl"] and not old.identities[0].shared
+        assert [i.text for i in kit.journey("c1").steps] == ["hello"]
+        assert kit.cases.get("k1").subject == "Old case"
+        assert kit.customers.find(email="old@example.nl") == old
     raw = sqlite3.connect(path)
     assert raw.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone() == (HEAD,)
     raw.close()

@@ -46,23 +46,49 @@ def upgrade(engine: Engine, revision: str = HEAD) -> None:
     Raises ``StoreError`` when the store's schema is newer than this omnikit knows.
     """
     try:
-        with engine.begin() as connection:
-            current = current_revision(connection)
-            if current == revision:
-                return
-            from alembic import command
-            from alembic.script import ScriptDirectory
-
-            config = alembic_config(connection)
-            scripts = ScriptDirectory.from_config(config)
-            known = {script.revision for script in scripts.walk_revisions()}
-            if current is not None and current not in known:
-                raise StoreError(
-                    f"the store's schema revision {current!r} is newer than this omnikit "
-                    f"(which knows up to {HEAD!r}); upgrade omnikit"
-                )
-            command.upgrade(config, revision)
+        with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # SQLite changes a table by rebuilding it; with foreign keys enforced the
+                # rebuild of a referenced table fails. The pragma only takes effect outside
+                # a transaction, so it is set on the driver connection before BEGIN, and
+                # the keys are checked before the upgrade commits.
+                _driver(connection).execute("PRAGMA foreign_keys=OFF")
+            try:
+                with connection.begin():
+                    _upgrade(connection, revision)
+                    if sqlite:
+                        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+                        if broken is not None:
+                            raise StoreError(
+                                f"the schema upgrade would break a foreign key in {broken[0]!r}"
+                            )
+            finally:
+                if sqlite:
+                    _driver(connection).execute("PRAGMA foreign_keys=ON")
     except DBAPIError as error:
         raise StoreError(f"cannot upgrade the store's schema: {error.orig}") from None
     except SQLAlchemyError as error:
         raise StoreError(f"cannot upgrade the store's schema: {error}") from None
+
+
+def _driver(connection: Connection) -> Any:
+    return connection.connection.driver_connection
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    current = current_revision(connection)
+    if current == revision:
+        return
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    config = alembic_config(connection)
+    scripts = ScriptDirectory.from_config(config)
+    known = {script.revision for script in scripts.walk_revisions()}
+    if current is not None and current not in known:
+        raise StoreError(
+            f"the store's schema revision {current!r} is newer than this omnikit "
+            f"(which knows up to {HEAD!r}); upgrade omnikit"
+        )
+    command.upgrade(config, revision)
