@@ -8,9 +8,10 @@ ignored by git). It is built through omnikit's public API: customers with
 ``06 1000 0042``), interactions with ``kit.record_many`` in batches of 5,000 spread over
 a year, random customers, channels and directions. Delete the file to rebuild it.
 
-The raw baselines use a plain ``sqlite3`` connection on the same file with the settings
-omnikit gives its own connections (WAL, ``synchronous=NORMAL``, foreign keys on, the
-same busy timeout), so that a ratio measures omnikit's own overhead and nothing else.
+The raw baselines use a plain ``sqlite3`` connection on the same file, set up by
+omnikit's own connection setup (WAL, ``synchronous=NORMAL``, ``secure_delete=ON``,
+foreign keys on, the same busy timeout), so that a ratio measures omnikit's own
+overhead and nothing else.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -37,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from omnikit import Omnikit
-from omnikit.store.sqlite import BUSY_TIMEOUT_MS
+from omnikit.errors import StoreError
+from omnikit.store.sqlite import _configure  # omnikit's connection setup, for the baselines
 
 OUT = Path(os.environ.get("OMNIKIT_BENCH_OUT") or Path(__file__).resolve().parent / "out")
 """Where stores and results go; ``OMNIKIT_BENCH_OUT`` moves them (to a RAM disk, say)."""
@@ -54,6 +57,7 @@ REGION = "NL"
 
 LOAD_AT_START = os.getloadavg()
 """The 1-minute load average when the benchmark started: other work on the machine."""
+STARTED = datetime.now(UTC)
 
 # (channel, kind, text) of the interactions the builder and the write benchmarks record.
 MESSAGES: tuple[tuple[str, str, str], ...] = (
@@ -80,6 +84,16 @@ class Sizes:
 
 def parse_sizes(description: str, full_samples: int, quick_samples: int) -> Sizes:
     """The common command line: ``--customers``, ``--interactions``, ``--samples``, ``--quick``."""
+    return parse_options(description, full_samples, quick_samples)[0]
+
+
+def parse_options(
+    description: str,
+    full_samples: int,
+    quick_samples: int,
+    configure: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> tuple[Sizes, argparse.Namespace]:
+    """``parse_sizes`` plus the options ``configure`` adds; returns both."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--customers", type=int, help=f"customers in the store (default {FULL_CUSTOMERS:,})"
@@ -98,14 +112,17 @@ def parse_sizes(description: str, full_samples: int, quick_samples: int) -> Size
         help=f"smoke run: {QUICK_CUSTOMERS:,} customers, {QUICK_INTERACTIONS:,} interactions, "
         f"{quick_samples:,} samples (explicit options still win)",
     )
+    if configure is not None:
+        configure(parser)
     args = parser.parse_args()
     quick = bool(args.quick)
-    return Sizes(
+    sizes = Sizes(
         customers=args.customers or (QUICK_CUSTOMERS if quick else FULL_CUSTOMERS),
         interactions=args.interactions or (QUICK_INTERACTIONS if quick else FULL_INTERACTIONS),
         samples=args.samples or (quick_samples if quick else full_samples),
         quick=quick,
     )
+    return sizes, args
 
 
 # the store ---------------------------------------------------------------------------------
@@ -131,7 +148,17 @@ def ensure_store(customers: int, interactions: int) -> Path:
     path = store_path(customers, interactions)
     if path.exists():
         info = json.loads(path.with_suffix(".json").read_text())
-        say(f"store: {path.name} (cached; built in {info['total_s']:.0f} s)")
+        say(
+            f"store: {path.name} (cached; built in {info['total_s']:.0f} s at omnikit "
+            f"{info.get('omnikit', '?')})"
+        )
+        try:  # upgrades the schema when this omnikit is newer, as any application would
+            Omnikit(url_of(path)).close()
+        except StoreError as error:
+            raise SystemExit(
+                f"the cached store {path} cannot be opened by this omnikit ({error}); "
+                "delete it (and its .json) to rebuild it"
+            ) from None
         return path
     OUT.mkdir(parents=True, exist_ok=True)
     building = path.with_suffix(".building")
@@ -198,6 +225,8 @@ def _build(path: Path, customers: int, interactions: int) -> dict[str, Any]:
         "interactions_method": f"kit.record_many, batches of {BUILD_BATCH}",
         "interactions_s": round(interactions_s, 2),
         "total_s": round(time.perf_counter() - started, 2),
+        "omnikit": _git_revision(),
+        "load_at_end": round(os.getloadavg()[0], 2),
     }
 
 
@@ -226,19 +255,39 @@ def load_customers(path: Path) -> list[tuple[str, str]]:
 
 @contextmanager
 def raw_connect(path: Path) -> Iterator[sqlite3.Connection]:
-    """A plain ``sqlite3`` connection in autocommit mode with omnikit's file settings."""
+    """A plain ``sqlite3`` connection in autocommit mode with omnikit's file settings.
+
+    The settings are applied by omnikit's own connection setup
+    (``omnikit.store.sqlite._configure``), so that a baseline always runs with exactly
+    the settings omnikit runs with; ``sqlite_settings`` reads them back for the report.
+    """
     connection = sqlite3.connect(path, isolation_level=None)
     try:
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=NORMAL",
-            "foreign_keys=ON",
-            f"busy_timeout={BUSY_TIMEOUT_MS}",
-        ):
-            connection.execute(f"PRAGMA {pragma}")
+        configure_sqlite(connection)
         yield connection
     finally:
         connection.close()
+
+
+def configure_sqlite(connection: sqlite3.Connection) -> None:
+    """Give a plain ``sqlite3`` connection omnikit's settings (driver autocommit too)."""
+    _configure(connection, memory=False)
+
+
+SQLITE_SETTINGS = (
+    "journal_mode",
+    "synchronous",
+    "secure_delete",
+    "foreign_keys",
+    "busy_timeout",
+    "page_size",
+    "cache_size",
+)
+
+
+def sqlite_settings(connection: sqlite3.Connection) -> dict[str, Any]:
+    """The settings that matter for the figures, as the connection reports them."""
+    return {name: connection.execute(f"PRAGMA {name}").fetchone()[0] for name in SQLITE_SETTINGS}
 
 
 INTERACTION_COLUMNS = (
@@ -355,7 +404,28 @@ def machine() -> dict[str, Any]:
         "sqlalchemy": version("SQLAlchemy"),
         "phonenumbers": version("phonenumbers"),
         "pydantic": version("pydantic"),
+        "sqlite_settings": _omnikit_sqlite_settings(),
+        "cpu_probe_ms": cpu_probe_ms(),
     }
+
+
+def cpu_probe_ms() -> float:
+    """A fixed piece of pure Python (best of five, in ms): on a shared virtual machine the
+    speed of the CPU itself varies, and this shows by how much between runs."""
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        total = 0
+        for i in range(200_000):
+            total += i * i
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 2)
+
+
+def _omnikit_sqlite_settings() -> dict[str, Any]:
+    """The settings omnikit (and so every raw baseline) gives an SQLite file connection."""
+    with tempfile.TemporaryDirectory() as directory, raw_connect(Path(directory) / "s.db") as c:
+        return sqlite_settings(c)
 
 
 def _git_revision() -> str:
@@ -400,6 +470,7 @@ def report(name: str, sizes: Sizes, result: dict[str, Any]) -> None:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "sizes": sizes.__dict__,
         "machine": machine(),
+        "started": STARTED.isoformat(timespec="seconds"),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         **result,
     }
@@ -407,7 +478,13 @@ def report(name: str, sizes: Sizes, result: dict[str, Any]) -> None:
     say(
         f"machine: nproc={m['nproc']} python {m['python']} sqlite {m['sqlite']} "
         f"SQLAlchemy {m['sqlalchemy']} phonenumbers {m['phonenumbers']} "
-        f"omnikit {m['omnikit']}; load {m['load_at_start']:.2f} -> {m['load_at_end']:.2f}"
+        f"omnikit {m['omnikit']}; load {m['load_at_start']:.2f} -> {m['load_at_end']:.2f}; "
+        f"cpu probe {m['cpu_probe_ms']:.1f} ms"
+        + (
+            f"; PostgreSQL SELECT 1 p50 {result['postgresql']['select1_p50_us']:.0f} µs"
+            if result.get("postgresql")
+            else ""
+        )
     )
     OUT.mkdir(parents=True, exist_ok=True)
     suffix = f"-c{sizes.customers}-i{sizes.interactions}"

@@ -24,6 +24,7 @@ twice.
 from __future__ import annotations
 
 import random
+import time
 
 import phonenumbers
 from _common import (
@@ -61,6 +62,13 @@ def parse_validate_format(raw: str) -> str:
 def main() -> None:
     sizes = parse_sizes(__doc__.splitlines()[0], full_samples=10_000, quick_samples=200)
     path = ensure_store(sizes.customers, sizes.interactions)
+    age_h = (time.time() - path.with_suffix(".json").stat().st_mtime) / 3600
+    if age_h > 20:  # identify writes last_seen_at once a day: then it is no longer a read
+        say(
+            f"WARNING: the store was built {age_h:.0f} h ago; identify may write the "
+            "identities' last_seen_at (once a day) and measure a write. Delete the store "
+            "(and its .json) to rebuild it."
+        )
     customers = load_customers(path)
     random.Random(3).shuffle(customers)
     warmup = min(WARMUP, len(customers) // 10)

@@ -101,6 +101,10 @@ class StoreTransaction(Protocol):
         ``None`` when there is no such customer."""
         ...
 
+    def resolve_customers(self, customer_ids: Sequence[str]) -> dict[str, str]:
+        """``resolve_customer`` for many ids in few queries; unknown ids are left out."""
+        ...
+
     def find_identities(self, kind: str, scope: str, value: str) -> list[Identity]:
         """Every stored identity with this value: one, or several for a shared value."""
         ...

@@ -135,6 +135,17 @@ def pool_options(url: URL, given: Mapping[str, Any]) -> tuple[URL, dict[str, Any
     return url.set(query=query), options
 
 
+def _merged_of(size: int) -> Callable[[], ClauseElement]:
+    """Build ``SELECT id, merged_into FROM customers WHERE id IN (size ids)``."""
+
+    def build() -> ClauseElement:
+        return select(customers.c.id, customers.c.merged_into).where(
+            customers.c.id.in_([bindparam(f"i{n}") for n in range(size)])
+        )
+
+    return build
+
+
 def _mover(table: Table, size: int) -> Callable[[], ClauseElement]:
     """Build ``UPDATE table SET customer_id = … WHERE id IN (size ids)``."""
 
@@ -510,6 +521,27 @@ class SqlTransaction(StoreTransaction):
                 return current
             current = row[0]
         return None  # pragma: no cover - the loop always returns
+
+    def resolve_customers(self, customer_ids: Sequence[str]) -> dict[str, str]:
+        ids = list(dict.fromkeys(customer_ids))
+        merged: dict[str, str] = {}
+        for start in range(0, len(ids), _MOVE_CHUNK):
+            chunk = ids[start : start + _MOVE_CHUNK]
+            rows = self._run(
+                f"resolve_customers_{len(chunk)}",
+                _merged_of(len(chunk)),
+                {f"i{n}": customer_id for n, customer_id in enumerate(chunk)},
+            ).fetchall()
+            merged.update({str(row[0]): row[1] for row in rows})
+        resolved: dict[str, str] = {}
+        for customer_id in ids:
+            if customer_id not in merged:
+                continue  # unknown
+            target = merged[customer_id]
+            found = customer_id if target is None else self.resolve_customer(customer_id)
+            if found is not None:
+                resolved[customer_id] = found
+        return resolved
 
     def find_identities(self, kind: str, scope: str, value: str) -> list[Identity]:
         rows = self._run(

@@ -415,6 +415,10 @@ class StoreConformance:
             assert tx.resolve_customer(other.id) == keep.id
             assert tx.resolve_customer(keep.id) == keep.id
             assert tx.resolve_customer("missing") is None
+            assert tx.resolve_customers([other.id, keep.id, "missing", other.id]) == {
+                other.id: keep.id,
+                keep.id: keep.id,
+            }
             assert tx.merged_into(other.id) == keep.id
             assert tx.merged_from(keep.id) == [other.id]
             assert tx.get_merge(merge.id) == merge
