@@ -124,8 +124,11 @@ def test_card_alerts_and_json(store_url: str) -> None:
         kit.cases.transition(case.id, "pending")
         clock.at += timedelta(days=5)
         assert kit.customer_card(jan.id).alerts == ()  # pending waits on the customer
-        data = json.loads(json.dumps(kit.customer_card(jan.id).to_dict()))
+        later = kit.customer_card(jan.id)
+        assert later.age(later.open_cases[0]) == timedelta(days=6)
+        data = json.loads(json.dumps(later.to_dict()))
         assert data["open_cases"][0]["status"] == "pending"
+        assert data["open_cases"][0]["age_seconds"] == 6 * 86_400
         assert data["identities"][1]["verified"] is False
 
 

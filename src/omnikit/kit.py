@@ -431,6 +431,7 @@ class Omnikit:
         return self._card_of(tx, customer, limit)
 
     def _card_of(self, tx: StoreTransaction, customer: Customer, limit: int) -> CustomerCard:
+        now = self.now()
         open_cases = tuple(tx.list_cases(customer.id, _OPEN, 1000))
         return CustomerCard.trusted(
             customer=customer,
@@ -438,7 +439,8 @@ class Omnikit:
             recent=tuple(tx.recent_interactions(customer.id, limit)) if limit else (),
             open_cases=open_cases,
             channels=tuple(tx.channel_summary(customer.id)),
-            alerts=card_alerts(customer, open_cases, self.now()),
+            alerts=card_alerts(customer, open_cases, now),
+            as_of=now,
         )
 
     def journey(self, customer_id: str | Customer) -> Journey:

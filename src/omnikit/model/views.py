@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -36,10 +37,20 @@ class CustomerCard(Model):
     alerts: tuple[str, ...] = ()
     """Short sentences an agent must see first: post that came back, a case waiting
     on us, an unverified identity added lately."""
+    as_of: UtcDatetime | None = None
+    """When the card was made, by the kit's clock: what case ages count from."""
+
+    def age(self, case: Case) -> timedelta:
+        """How long ``case`` has been open, as of the card."""
+        return (self.as_of or case.updated_at) - case.created_at
 
     def to_dict(self) -> dict[str, Any]:
-        """The card as JSON-serialisable data (datetimes as ISO 8601 strings)."""
-        return self.model_dump(mode="json")
+        """The card as JSON-serialisable data (datetimes as ISO 8601 strings); each
+        open case also carries ``age_seconds``."""
+        data = self.model_dump(mode="json")
+        for case, dumped in zip(self.open_cases, data["open_cases"], strict=True):
+            dumped["age_seconds"] = self.age(case).total_seconds()
+        return data
 
 
 class Journey(Model):
