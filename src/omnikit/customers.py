@@ -27,7 +27,7 @@ from omnikit.errors import (
     ValidationError,
 )
 from omnikit.identity import Identifier, collect_identifiers, normalize_region
-from omnikit.merge import merge_customers, unmerge_customers
+from omnikit.merge import merge_customers, survivor, unmerge_customers
 from omnikit.model import Customer, CustomerEvent, Identity, IdentityKind, Merge, PostalAddress
 from omnikit.privacy import erase_customer, export_customer
 from omnikit.store import DuplicateKeyError, StoreTransaction
@@ -130,8 +130,8 @@ class Customers:
                 )
             )
             log.info("created customer %s", customer_id)
-            return _get(tx, customer_id)
-        customer = _get(tx, found)
+            return survivor(tx, customer_id)
+        customer = survivor(tx, found)
         have = {(i.kind, i.scope or "", i.value): i for i in customer.identities}
         for identifier in wanted:
             known = have.get((identifier.kind, identifier.scope, identifier.value))
@@ -147,7 +147,7 @@ class Customers:
                 updated_at=to_micros(now),
             )
         log.debug("identified customer %s", customer.id)
-        return _get(tx, customer.id)
+        return survivor(tx, customer.id)
 
     def find(
         self,
@@ -171,7 +171,7 @@ class Customers:
         """The customer with this id; raises ``NotFoundError`` when there is none."""
         customer_id = _validate.object_id(customer_id, "customer")
         with self._kit.store.transaction() as tx:
-            return _get(tx, customer_id)
+            return survivor(tx, customer_id)
 
     def _source(self, source: object) -> str | None:
         if source is None:
@@ -234,12 +234,12 @@ class Customers:
         actor = _validate.optional_text(actor, "actor", max_chars=128)
         now = self._kit.now()
         with self._kit.store.transaction(write=True) as tx:
-            customer = _get(tx, customer_id)
+            customer = survivor(tx, customer_id)
             if tx.erased_at(customer.id) is not None:
                 raise ConflictError(f"customer {customer.id} was erased")
             for identifier in wanted:
                 self._add_one(tx, customer, identifier, now, source, verified, shared, actor)
-            return _get(tx, customer.id)
+            return survivor(tx, customer.id)
 
     def _add_one(
         self,
@@ -305,7 +305,7 @@ class Customers:
                 actor=actor,
                 detail={"identity": identity.id, "kind": identity.kind.value},
             )
-            return _get(tx, identity.customer_id)
+            return survivor(tx, identity.customer_id)
 
     def deliverable(self, customer_id: str, channel: str) -> bool:
         """True when the business can reach the customer on ``channel``: the channel
@@ -314,7 +314,7 @@ class Customers:
         customer_id = _validate.object_id(customer_id, "customer")
         target = self._kit.channels.get(channel)
         with self._kit.store.transaction() as tx:
-            customer = _get(tx, customer_id)
+            customer = survivor(tx, customer_id)
         if not target.outbound or target.identity_kind is None:
             return False
         return any(
@@ -389,7 +389,7 @@ class Customers:
         """The customer's audit trail (merges, unmerges, identity changes, erasure)."""
         customer_id = _validate.object_id(customer_id, "customer")
         with self._kit.store.transaction() as tx:
-            customer = _get(tx, customer_id)
+            customer = survivor(tx, customer_id)
             return tx.customer_events(customer.id)
 
     def _identifiers(
@@ -425,15 +425,6 @@ def _reason(value: object) -> str:
     return text.strip()
 
 
-def _get(tx: StoreTransaction, customer_id: str) -> Customer:
-    """The customer, or the survivor it was merged into; ``NotFoundError`` if unknown."""
-    resolved = tx.resolve_customer(customer_id)
-    customer = None if resolved is None else tx.get_customer(resolved)
-    if customer is None:
-        raise NotFoundError(f"no customer with id {customer_id!r}")
-    return customer
-
-
 def _known(tx: StoreTransaction, wanted: list[Identifier]) -> Customer | None:
     """The one customer holding any of ``wanted``, or ``None``; ambiguity raises."""
     if len(wanted) == 1:  # the common case (caller ID, one e-mail): one query
@@ -442,7 +433,7 @@ def _known(tx: StoreTransaction, wanted: list[Identifier]) -> Customer | None:
         if customer is not None:
             return customer
     found = _owner(tx, wanted)
-    return None if found is None else _get(tx, found)
+    return None if found is None else survivor(tx, found)
 
 
 def _holders(tx: StoreTransaction, wanted: list[Identifier]) -> dict[str, list[Identity]]:

@@ -32,6 +32,7 @@ from omnikit.errors import (
     ValidationError,
 )
 from omnikit.identity import normalize_address, normalize_phone, normalize_region
+from omnikit.merge import survivor
 from omnikit.model import (
     Attachment,
     CallerMatch,
@@ -424,11 +425,7 @@ class Omnikit:
             return self._card(tx, customer_id, limit)
 
     def _card(self, tx: StoreTransaction, customer_id: str, limit: int) -> CustomerCard:
-        resolved = tx.resolve_customer(customer_id)
-        customer = None if resolved is None else tx.get_customer(resolved)
-        if customer is None:
-            raise NotFoundError(f"no customer with id {customer_id!r}")
-        return self._card_of(tx, customer, limit)
+        return self._card_of(tx, survivor(tx, customer_id), limit)
 
     def _card_of(self, tx: StoreTransaction, customer: Customer, limit: int) -> CustomerCard:
         now = self.now()

@@ -20,10 +20,19 @@ from omnikit._audit import audit
 from omnikit._ids import new_id
 from omnikit._time import to_micros
 from omnikit.errors import ConflictError, NotFoundError, ValidationError
-from omnikit.model import Merge, MergeMoves
+from omnikit.model import Customer, Merge, MergeMoves
 from omnikit.store import StoreTransaction
 
-__all__ = ["merge_customers", "unmerge_customers"]
+__all__ = ["merge_customers", "survivor", "unmerge_customers"]
+
+
+def survivor(tx: StoreTransaction, customer_id: str) -> Customer:
+    """The customer, or the survivor of its merges; ``NotFoundError`` when unknown."""
+    resolved = tx.resolve_customer(customer_id)
+    customer = None if resolved is None else tx.get_customer(resolved)
+    if customer is None:
+        raise NotFoundError(f"no customer with id {customer_id!r}")
+    return customer
 
 
 def _check_mergeable(tx: StoreTransaction, customer_id: str, role: str) -> None:

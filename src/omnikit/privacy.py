@@ -16,6 +16,7 @@ from typing import Any
 from omnikit._audit import audit
 from omnikit._time import to_micros
 from omnikit.errors import ConflictError, NotFoundError
+from omnikit.merge import survivor
 from omnikit.store import StoreTransaction
 
 __all__ = ["erase_customer", "export_customer"]
@@ -23,10 +24,7 @@ __all__ = ["erase_customer", "export_customer"]
 
 def export_customer(tx: StoreTransaction, customer_id: str) -> dict[str, Any]:
     """Everything stored about the customer (after merges: the survivor)."""
-    resolved = tx.resolve_customer(customer_id)
-    customer = None if resolved is None else tx.get_customer(resolved)
-    if customer is None:
-        raise NotFoundError(f"no customer with id {customer_id!r}")
+    customer = survivor(tx, customer_id)
     cases = tx.list_cases(customer.id, None, 1_000_000)
     erased = tx.erased_at(customer.id)
     return {

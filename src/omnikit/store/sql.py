@@ -278,14 +278,6 @@ class SqlTransaction(StoreTransaction):
         params = {"kind": kind, "scope": scope, "value": value}
         return _customer(self._run("customer_by_identity", build, params).fetchall())
 
-    def customer_exists(self, customer_id: str) -> bool:
-        row = self._run(
-            "customer_exists",
-            lambda: select(customers.c.id).where(customers.c.id == bindparam("id")),
-            {"id": customer_id},
-        ).fetchone()
-        return row is not None
-
     def insert_identity(self, identity: Identity) -> None:
         self._run(
             "insert_identity",
