@@ -17,6 +17,7 @@ from omnikit.errors import ValidationError
 
 __all__ = [
     "MAX_TEXT_BYTES",
+    "channel_id",
     "choice",
     "json_object",
     "language",
@@ -24,12 +25,14 @@ __all__ = [
     "object_id",
     "optional_text",
     "tags",
+    "tags_like",
 ]
 
 MAX_TEXT_BYTES = 1024 * 1024
 """The most a text, subject or metadata value may take, encoded as UTF-8: 1 MiB."""
 
 _WORD = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_CHANNEL = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 
 E = TypeVar("E", bound=StrEnum)
@@ -91,6 +94,20 @@ def tags(value: object, what: str) -> tuple[str, ...]:
 def _iterable(value: object, what: str) -> Iterable[object]:
     if isinstance(value, Mapping) or not isinstance(value, Iterable):
         raise ValidationError(f"{what} must be a word or a list of words, not {value!r}")
+    return value
+
+
+def tags_like(value: object, what: str) -> list[object]:
+    """The items of a list, tuple or set given where words are expected."""
+    return list(_iterable(value, what))
+
+
+def channel_id(value: object) -> str:
+    """A channel id as the registry spells them (``whatsapp``); not checked against it."""
+    if not isinstance(value, str) or not _CHANNEL.fullmatch(value):
+        raise ValidationError(
+            f"{value!r} is not a channel id: use lower-case letters, digits, '-' and '_'"
+        )
     return value
 
 

@@ -97,7 +97,7 @@ class Customers:
                         customer, wanted, name, language, self._kit.now()
                     ):
                         return customer
-                with store.transaction(write=True) as tx:
+                with self._kit.events.collecting(), store.transaction(write=True) as tx:
                     return self._identify_locked(tx, wanted, name, language, source)
             except DuplicateKeyError:
                 log.debug("identify lost a race to another writer; trying again")
@@ -130,7 +130,11 @@ class Customers:
                 )
             )
             log.info("created customer %s", customer_id)
-            return survivor(tx, customer_id)
+            created = survivor(tx, customer_id)
+            self._kit.events.add(
+                "customer.created", at=now, customer_id=customer_id, customer=created
+            )
+            return created
         customer = survivor(tx, found)
         have = {(i.kind, i.scope or "", i.value): i for i in customer.identities}
         for identifier in wanted:
@@ -191,7 +195,7 @@ class Customers:
             raise _ambiguous(holders)
         keep, *others = sorted(holders)  # ids are time-ordered: the oldest survives
         for other in others:
-            merge_customers(
+            merge = merge_customers(
                 tx,
                 keep,
                 other,
@@ -200,6 +204,7 @@ class Customers:
                 now=now,
             )
             log.info("merged customer %s into %s automatically", other, keep)
+            self._kit.events.add("customer.merged", at=now, customer_id=keep, merge=merge)
 
     # identities -----------------------------------------------------------------------
 
@@ -339,8 +344,9 @@ class Customers:
         reason_text = _reason(reason)
         actor = _validate.optional_text(actor, "actor", max_chars=128)
         now = self._kit.now()
-        with self._kit.store.transaction(write=True) as tx:
+        with self._kit.events.collecting(), self._kit.store.transaction(write=True) as tx:
             merge = merge_customers(tx, keep_id, other_id, reason=reason_text, actor=actor, now=now)
+            self._kit.events.add("customer.merged", at=now, customer_id=keep_id, merge=merge)
         log.info("merged customer %s into %s (merge %s)", other_id, keep_id, merge.id)
         return merge
 

@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypedDict
 
@@ -21,8 +21,9 @@ from omnikit import _validate
 from omnikit._ids import new_id
 from omnikit._time import Clock, require_utc, system_clock
 from omnikit.card import card_alerts
-from omnikit.cases import Cases, attached_event
+from omnikit.cases import Cases, join
 from omnikit.channels import ChannelRegistry
+from omnikit.continuity import continue_case
 from omnikit.customers import Customers
 from omnikit.errors import (
     AmbiguousIdentityError,
@@ -31,6 +32,7 @@ from omnikit.errors import (
     OmnikitError,
     ValidationError,
 )
+from omnikit.events import EventHandler, Events
 from omnikit.identity import normalize_address, normalize_phone, normalize_region
 from omnikit.merge import survivor
 from omnikit.model import (
@@ -45,16 +47,30 @@ from omnikit.model import (
     IdentityKind,
     Interaction,
     Journey,
+    RoutingDecision,
 )
+from omnikit.routing import Routing, route
 from omnikit.store import Store, StoreTransaction, open_store
 
-__all__ = ["DEFAULT_URL", "Omnikit", "RecordData"]
+__all__ = [
+    "DEFAULT_CONTINUITY_WINDOW",
+    "DEFAULT_REOPEN_WINDOW",
+    "DEFAULT_URL",
+    "Omnikit",
+    "RecordData",
+]
 
 log = logging.getLogger("omnikit")
 
 DEFAULT_URL = "sqlite:///omnikit.db"
 """The store used when neither a URL nor ``OMNIKIT_URL`` is given: a file in the
 working directory."""
+
+DEFAULT_CONTINUITY_WINDOW = timedelta(days=7)
+"""How recently a case must have been active for a new contact to continue it."""
+
+DEFAULT_REOPEN_WINDOW = timedelta(hours=72)
+"""How soon after resolution a contact reopens a case instead of starting a follow-up."""
 
 _OPEN = [status.value for status in CaseStatus if status.is_open]
 
@@ -90,6 +106,11 @@ class Omnikit:
     addresses written without a country; ``clock`` (a function returning an aware
     datetime) replaces the wall clock for every time-dependent rule.
 
+    ``continuity_window`` (default 7 days) is how recently a case must have been
+    active for an inbound contact to join it by itself, and ``reopen_window`` (default
+    72 hours) how soon after resolution such a contact reopens the case rather than
+    start a follow-up; ``None`` turns either off (see ``docs/cases.md``).
+
     The kit is safe to share between threads. Close it (or use it as a context
     manager) to release the store's connections.
     """
@@ -101,6 +122,8 @@ class Omnikit:
         default_region: str | None = None,
         clock: Clock | None = None,
         merge_policy: Literal["never", "verified"] = "never",
+        continuity_window: timedelta | None = DEFAULT_CONTINUITY_WINDOW,
+        reopen_window: timedelta | None = DEFAULT_REOPEN_WINDOW,
         pool_size: int | None = None,
         max_overflow: int | None = None,
         pool_timeout: float | None = None,
@@ -118,6 +141,22 @@ class Omnikit:
         self.merge_policy: Literal["never", "verified"] = merge_policy
         """When ``identify`` may merge customers by itself: ``"never"`` (ambiguity is
         an error), or ``"verified"`` (when every identity involved is verified)."""
+        for name, window in (
+            ("continuity_window", continuity_window),
+            ("reopen_window", reopen_window),
+        ):
+            if window is not None and (not isinstance(window, timedelta) or window <= timedelta(0)):
+                raise ValidationError(
+                    f"{name} {window!r} must be a positive timedelta, or None to turn it off"
+                )
+        self.continuity_window: timedelta | None = continuity_window
+        """How recently a case must have been active for an inbound contact to join it
+        (``None``: contacts join cases only when told)."""
+        self.reopen_window: timedelta | None = reopen_window
+        """How soon after resolution a contact reopens the case (``None``: never; a
+        follow-up case starts instead)."""
+        self.events = Events()
+        """The handlers ``on`` registers."""
         self.channels = ChannelRegistry()
         """The channels this kit knows: the built-in ones and any registered."""
         if url is None:
@@ -134,6 +173,8 @@ class Omnikit:
         """Find, create and read customers."""
         self.cases = Cases(self)
         """Open, assign and move cases."""
+        self.routing = Routing(self)
+        """The agents and queues routing chooses from."""
 
     def __repr__(self) -> str:
         return f"Omnikit({self.store.url!r}, default_region={self.default_region!r})"
@@ -156,6 +197,32 @@ class Omnikit:
     def now(self) -> datetime:
         """The current time by the kit's clock, in UTC."""
         return require_utc(self._clock(), "the kit's clock returned")
+
+    def on(self, event_type: str, handler: EventHandler) -> EventHandler:
+        """Call ``handler(event)`` after every committed change of ``event_type``:
+        ``customer.created``, ``customer.merged``, ``interaction.recorded``,
+        ``case.opened``, ``case.assigned``, ``case.transitioned``, ``sla.breached``,
+        or ``"*"`` for all. A rolled-back call emits nothing; a handler that raises is
+        logged and undoes nothing. Returns ``handler``.
+        """
+        return self.events.on(event_type, handler)
+
+    def route(
+        self, case_or_interaction: Case | Interaction | str, *, channel: str | None = None
+    ) -> RoutingDecision:
+        """Send a case or an interaction to an agent or a queue and say why.
+
+        The case's owner or the customer's previous agent first (when available with
+        room), else the least loaded agent who qualifies for the first queue whose
+        rules match, else a place in that queue (see ``docs/routing.md``). The
+        decision goes into the case's history; an assigned agent's capacity on the
+        channel is taken until ``kit.routing.release`` or the case is resolved.
+        ``channel`` overrides the channel the contact came in on.
+
+        Raises ``NotFoundError`` for an unknown id, ``ConflictError`` for a case that
+        is resolved or closed and ``ValidationError`` for a case with no channel.
+        """
+        return route(self, case_or_interaction, channel=channel)
 
     # recording ---------------------------------------------------------------------------
 
@@ -202,8 +269,8 @@ class Omnikit:
             metadata=metadata,
             attachments=attachments,
         )
-        with self.store.transaction(write=True) as tx:
-            return self._store_interactions(tx, [interaction])[0]
+        with self.events.collecting(), self.store.transaction(write=True) as tx:
+            return self._store_interactions(tx, [interaction], follow=True)[0]
 
     def record_many(self, records: Iterable[RecordData | Mapping[str, Any]]) -> list[Interaction]:
         """Record a batch of interactions in one transaction, idempotently; return them
@@ -229,7 +296,7 @@ class Omnikit:
                 batch.append(self._interaction(**record))
         if not batch:
             return []
-        with self.store.transaction(write=True) as tx:
+        with self.events.collecting(), self.store.transaction(write=True) as tx:
             return self._store_interactions(tx, batch, many=True)
 
     def _interaction(
@@ -273,11 +340,18 @@ class Omnikit:
         )
 
     def _store_interactions(
-        self, tx: StoreTransaction, batch: list[Interaction], *, many: bool = False
+        self,
+        tx: StoreTransaction,
+        batch: list[Interaction],
+        *,
+        many: bool = False,
+        follow: bool = False,
     ) -> list[Interaction]:
         """Check and insert ``batch`` inside ``tx``; errors name the record's position.
 
-        An interaction for a customer that was merged goes to the survivor.
+        An interaction for a customer that was merged goes to the survivor. With
+        ``follow``, an inbound interaction that names no case joins the case it
+        continues (``omnikit.continuity``).
         """
         if len(batch) == 1:
             found = tx.resolve_customer(batch[0].customer_id)
@@ -314,15 +388,23 @@ class Omnikit:
             with _position(many) as at:
                 for at.position, interaction in enumerate(batch):
                     result.append(_first_recording(tx, interaction))
-        for new, stored in zip(batch, result, strict=True):
+        for position, (new, stored) in enumerate(zip(batch, result, strict=True)):
             if stored.id != new.id:
                 continue  # recorded before: nothing happens twice
             if new.case_id is not None:
-                tx.insert_case_event(
-                    attached_event(new.case_id, new.id, new.agent, None, new.recorded_at)
-                )
+                cases[new.case_id] = join(self, tx, cases[new.case_id], new, new.agent, stored=True)
+            elif follow and self.continuity_window is not None:
+                case = continue_case(self, tx, new)
+                if case is not None:
+                    result[position] = new = new.model_copy(update={"case_id": case.id})
             if new.kind == "returned_mail" and new.channel == "post":
                 self._mark_returned(tx, new)
+            self.events.add(
+                "interaction.recorded",
+                at=new.recorded_at,
+                customer_id=new.customer_id,
+                interaction=new,
+            )
         log.debug("recorded %d interaction(s)", len(batch))
         return result
 

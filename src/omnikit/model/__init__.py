@@ -1,19 +1,42 @@
 """The domain model: plain, immutable pydantic values with no I/O."""
 
-from omnikit.model.case import TRANSITIONS, Case, CaseEvent, CaseStatus, Priority
+from omnikit.model.case import (
+    TRANSITIONS,
+    Case,
+    CaseEvent,
+    CaseSla,
+    CaseStatus,
+    Priority,
+    SlaTarget,
+)
 from omnikit.model.channel import Channel
 from omnikit.model.customer import Customer
+from omnikit.model.event import EVENT_TYPES, Event
+from omnikit.model.hours import BusinessHours, HolidayCalendar
 from omnikit.model.identity import Identity, IdentityKind, PostalAddress
 from omnikit.model.interaction import Attachment, DeliveryStatus, Direction, Interaction
 from omnikit.model.recognition import CallerMatch, CustomerEvent, Merge, MergeMoves
+from omnikit.model.routing import (
+    Agent,
+    Presence,
+    Queue,
+    QueueEntry,
+    RoutingDecision,
+    SlaPolicy,
+    Work,
+)
 from omnikit.model.views import ChannelSummary, CustomerCard, Journey
 
 __all__ = [
+    "EVENT_TYPES",
     "TRANSITIONS",
+    "Agent",
     "Attachment",
+    "BusinessHours",
     "CallerMatch",
     "Case",
     "CaseEvent",
+    "CaseSla",
     "CaseStatus",
     "Channel",
     "ChannelSummary",
@@ -22,6 +45,8 @@ __all__ = [
     "CustomerEvent",
     "DeliveryStatus",
     "Direction",
+    "Event",
+    "HolidayCalendar",
     "Identity",
     "IdentityKind",
     "Interaction",
@@ -29,5 +54,12 @@ __all__ = [
     "Merge",
     "MergeMoves",
     "PostalAddress",
+    "Presence",
     "Priority",
+    "Queue",
+    "QueueEntry",
+    "RoutingDecision",
+    "SlaPolicy",
+    "SlaTarget",
+    "Work",
 ]

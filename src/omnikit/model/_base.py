@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
+import pydantic
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+
+from omnikit.errors import ValidationError
 
 __all__ = ["Model", "UtcDatetime"]
 
@@ -23,6 +26,14 @@ class Model(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    def __init__(self, /, **data: Any) -> None:
+        """Validate ``data``; a bad value raises ``omnikit.ValidationError`` naming
+        the field, the value and the rule (never a bare pydantic error)."""
+        try:
+            super().__init__(**data)
+        except pydantic.ValidationError as error:
+            raise ValidationError(describe(type(self).__name__, error)) from None
+
     @classmethod
     def trusted(cls, **values: Any) -> Self:
         """Build from values that are already valid (read back from the store).
@@ -38,3 +49,18 @@ class Model(BaseModel):
         setattr_(instance, "__pydantic_extra__", None)
         setattr_(instance, "__pydantic_private__", None)
         return instance
+
+
+def describe(model: str, error: pydantic.ValidationError) -> str:
+    """One sentence per problem pydantic found: ``Agent: capacity.phone: -1 …``."""
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"]) or "value"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] in ("value_error", "assertion_error"):
+            problems.append(f"{where}: {message}")
+        else:
+            shown = repr(item["input"])
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            problems.append(f"{where}: {shown} is not valid: {message}")
+    return f"{model}: " + "; ".join(problems)

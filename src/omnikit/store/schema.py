@@ -31,6 +31,7 @@ from sqlalchemy import (
 
 __all__ = [
     "VERSION_TABLE",
+    "agents",
     "case_events",
     "cases",
     "customer_events",
@@ -38,6 +39,9 @@ __all__ = [
     "identities",
     "interactions",
     "merges",
+    "queue_entries",
+    "queues",
+    "routing_work",
 ]
 
 VERSION_TABLE = "omnikit_version"
@@ -111,8 +115,15 @@ cases = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("channel", String(32)),
+    Column("purpose", Text),
+    Column("follows", ID, ForeignKey("cases.id")),
+    Column("resolved_at", BigInteger),
+    Column("sla", Text),
+    Column("sla_due", BigInteger),
     Index(None, "customer_id", "status"),
     Index(None, "status", "assignee"),
+    Index(None, "sla_due"),
 )
 
 interactions = Table(
@@ -181,4 +192,57 @@ case_events = Table(
     Column("after", Text),
     Column("note", Text),
     Index(None, "case_id", "at"),
+)
+
+# routing -------------------------------------------------------------------------------
+# Agents and queues keep their settings as JSON; ``revision`` changes with every write so
+# that a process can cache the parsed settings and re-read only what changed.
+
+AGENT_ID = String(128)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", AGENT_ID, primary_key=True),
+    Column("settings", Text, nullable=False),
+    Column("revision", ID, nullable=False),
+    Column("routed_seq", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+queues = Table(
+    "queues",
+    metadata,
+    Column("id", AGENT_ID, primary_key=True),
+    Column("settings", Text, nullable=False),
+    Column("revision", ID, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# One row per contact an agent is handling now: what counts against their capacity.
+routing_work = Table(
+    "routing_work",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("agent_id", AGENT_ID, ForeignKey("agents.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("case_id", ID, ForeignKey("cases.id"), unique=True),
+    Column("interaction_id", ID, ForeignKey("interactions.id"), unique=True),
+    Column("started_at", BigInteger, nullable=False),
+    Index(None, "agent_id", "channel"),
+)
+
+# Contacts waiting in a queue: higher rank first, then first come, first served.
+queue_entries = Table(
+    "queue_entries",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("queue_id", AGENT_ID, ForeignKey("queues.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("case_id", ID, ForeignKey("cases.id"), unique=True),
+    Column("interaction_id", ID, ForeignKey("interactions.id"), unique=True),
+    Column("rank", Integer, nullable=False),
+    Column("enqueued_at", BigInteger, nullable=False),
+    Index(None, "queue_id", "rank", "enqueued_at"),
 )

@@ -39,9 +39,11 @@ from sqlalchemy.sql.dml import Insert
 from omnikit._time import from_micros, to_micros
 from omnikit.errors import StoreError, ValidationError
 from omnikit.model import (
+    Agent,
     Attachment,
     Case,
     CaseEvent,
+    CaseSla,
     CaseStatus,
     ChannelSummary,
     Customer,
@@ -54,9 +56,13 @@ from omnikit.model import (
     Merge,
     MergeMoves,
     Priority,
+    Queue,
+    QueueEntry,
+    Work,
 )
 from omnikit.store import DuplicateKeyError, MissingRowError, StoreTransaction
 from omnikit.store.schema import (
+    agents,
     case_events,
     cases,
     customer_events,
@@ -64,6 +70,9 @@ from omnikit.store.schema import (
     identities,
     interactions,
     merges,
+    queue_entries,
+    queues,
+    routing_work,
 )
 
 __all__ = ["POOL_OPTIONS", "Backend", "SqlStore", "SqlTransaction", "pool_options"]
@@ -182,6 +191,9 @@ class _Statements:
         self._backend = backend
         self._compiled: dict[str, str] = {}
         self._lock = threading.Lock()
+        # Parsed agent and queue settings by (table, id, revision): routing reads all
+        # of them on every decision and re-parses only those whose revision changed.
+        self.settings: dict[tuple[str, str, str], Any] = {}
 
     def sql(self, name: str, build: Callable[[], ClauseElement]) -> str:
         text = self._compiled.get(name)
@@ -495,6 +507,284 @@ class SqlTransaction(StoreTransaction):
             )
             for id_, case_id_, at, type_, actor, before, after, note in rows
         ]
+
+    def cases_due(self, before: int, limit: int) -> list[Case]:
+        rows = self._run(
+            "cases_due",
+            lambda: (
+                select(cases)
+                .where(cases.c.sla_due <= bindparam("before"))
+                .order_by(cases.c.sla_due, cases.c.id)
+                .limit(bindparam("limit"))
+            ),
+            {"before": before, "limit": limit},
+        ).fetchall()
+        return [_case(row) for row in rows]
+
+    def previous_assignee(self, customer_id: str, exclude_case: str | None) -> str | None:
+        row = self._run(
+            "previous_assignee",
+            lambda: (
+                select(cases.c.assignee)
+                .where(
+                    cases.c.customer_id == bindparam("customer_id"),
+                    cases.c.assignee.is_not(None),
+                    cases.c.id != bindparam("exclude"),
+                )
+                .order_by(cases.c.updated_at.desc(), cases.c.id.desc())
+                .limit(1)
+            ),
+            {"customer_id": customer_id, "exclude": exclude_case or ""},
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    # routing ------------------------------------------------------------------------
+
+    def _put_settings(
+        self, table: Table, item: Agent | Queue, extra: dict[str, Any], revision: str, at: int
+    ) -> None:
+        params = {
+            "id": item.id,
+            "settings": json.dumps(item.model_dump(mode="json", exclude={"id"})),
+            "revision": revision,
+            "updated_at": at,
+            **extra,
+        }
+        changing = [name for name in params if name != "id" and name != "routed_seq"]
+        cursor = self._run(
+            f"update_{table.name}",
+            lambda: (
+                update(table)
+                .where(table.c.id == bindparam("id"))
+                .values({name: bindparam(name) for name in changing})
+            ),
+            {name: params[name] for name in ("id", *changing)},
+        )
+        if cursor.rowcount != 1:
+            self._run(
+                f"insert_{table.name}", lambda: insert(table).values(_all_params(table)), params
+            )
+
+    def _settings(
+        self, table: Table, model: type[Any], ids: Sequence[tuple[str, str]]
+    ) -> list[Any]:
+        """The parsed settings of the rows ``(id, revision)``, from the cache when known."""
+        cache = self._sql.settings
+        if any((table.name, id_, revision) not in cache for id_, revision in ids):
+            rows = self._run(
+                f"settings_{table.name}",
+                lambda: select(table.c.id, table.c.revision, table.c.settings),
+                {},
+            ).fetchall()
+            for id_, revision, settings in rows:
+                cache[(table.name, id_, revision)] = model.model_validate(
+                    {"id": id_, **json.loads(settings)}
+                )
+        return [cache[(table.name, id_, revision)] for id_, revision in ids]
+
+    def put_agent(self, agent: Agent, revision: str, at: int) -> None:
+        self._put_settings(agents, agent, {"routed_seq": 0}, revision, at)
+
+    def get_agent(self, agent_id: str) -> Agent | None:
+        row = self._run(
+            "get_agent",
+            lambda: select(agents.c.id, agents.c.revision).where(agents.c.id == bindparam("id")),
+            {"id": agent_id},
+        ).fetchone()
+        return None if row is None else self._settings(agents, Agent, [tuple(row)])[0]
+
+    def delete_agent(self, agent_id: str) -> bool:
+        cursor = self._run(
+            "delete_agent",
+            lambda: delete(agents).where(agents.c.id == bindparam("id")),
+            {"id": agent_id},
+        )
+        return bool(cursor.rowcount == 1)
+
+    def agents(self) -> list[tuple[Agent, int]]:
+        rows = self._run(
+            "agents",
+            lambda: select(agents.c.id, agents.c.revision, agents.c.routed_seq).order_by(
+                agents.c.id
+            ),
+            {},
+        ).fetchall()
+        parsed = self._settings(agents, Agent, [(id_, rev) for id_, rev, _ in rows])
+        return [(agent, int(row[2])) for agent, row in zip(parsed, rows, strict=True)]
+
+    def touch_agent(self, agent_id: str, seq: int) -> None:
+        self._run(
+            "touch_agent",
+            lambda: (
+                update(agents)
+                .where(agents.c.id == bindparam("id"))
+                .values(routed_seq=bindparam("seq"))
+            ),
+            {"id": agent_id, "seq": seq},
+        )
+
+    def put_queue(self, queue: Queue, revision: str, at: int) -> None:
+        self._put_settings(queues, queue, {"position": queue.order}, revision, at)
+
+    def get_queue(self, queue_id: str) -> Queue | None:
+        row = self._run(
+            "get_queue",
+            lambda: select(queues.c.id, queues.c.revision).where(queues.c.id == bindparam("id")),
+            {"id": queue_id},
+        ).fetchone()
+        return None if row is None else self._settings(queues, Queue, [tuple(row)])[0]
+
+    def delete_queue(self, queue_id: str) -> bool:
+        cursor = self._run(
+            "delete_queue",
+            lambda: delete(queues).where(queues.c.id == bindparam("id")),
+            {"id": queue_id},
+        )
+        return bool(cursor.rowcount == 1)
+
+    def queues(self) -> list[Queue]:
+        rows = self._run(
+            "queues",
+            lambda: select(queues.c.id, queues.c.revision).order_by(queues.c.position, queues.c.id),
+            {},
+        ).fetchall()
+        return self._settings(queues, Queue, [tuple(row) for row in rows])
+
+    def agent_loads(self) -> dict[tuple[str, str], int]:
+        rows = self._run(
+            "agent_loads",
+            lambda: select(routing_work.c.agent_id, routing_work.c.channel, func.count()).group_by(
+                routing_work.c.agent_id, routing_work.c.channel
+            ),
+            {},
+        ).fetchall()
+        return {(agent, channel): int(count) for agent, channel, count in rows}
+
+    def count_work(self, agent_id: str, channel: str) -> int:
+        row = self._run(
+            "count_work",
+            lambda: select(func.count()).where(
+                routing_work.c.agent_id == bindparam("agent_id"),
+                routing_work.c.channel == bindparam("channel"),
+            ),
+            {"agent_id": agent_id, "channel": channel},
+        ).fetchone()
+        return int(row[0])
+
+    def insert_work(self, work: Work) -> None:
+        self._run(
+            "insert_work",
+            lambda: insert(routing_work).values(_all_params(routing_work)),
+            {
+                "id": work.id,
+                "agent_id": work.agent_id,
+                "channel": work.channel,
+                "case_id": work.case_id,
+                "interaction_id": work.interaction_id,
+                "started_at": to_micros(work.started_at),
+            },
+        )
+
+    def work_for(self, case_id: str | None, interaction_id: str | None) -> Work | None:
+        by_case = case_id is not None
+        column = routing_work.c.case_id if by_case else routing_work.c.interaction_id
+        row = self._run(
+            f"work_for:{by_case}",
+            lambda: select(routing_work).where(column == bindparam("id")),
+            {"id": case_id if by_case else interaction_id},
+        ).fetchone()
+        return None if row is None else _work(row)
+
+    def work_of(self, agent_id: str) -> list[Work]:
+        rows = self._run(
+            "work_of",
+            lambda: (
+                select(routing_work)
+                .where(routing_work.c.agent_id == bindparam("agent_id"))
+                .order_by(routing_work.c.started_at, routing_work.c.id)
+            ),
+            {"agent_id": agent_id},
+        ).fetchall()
+        return [_work(row) for row in rows]
+
+    def delete_work(self, work_id: str) -> None:
+        self._run(
+            "delete_work",
+            lambda: delete(routing_work).where(routing_work.c.id == bindparam("id")),
+            {"id": work_id},
+        )
+
+    def enqueue(self, entry: QueueEntry) -> None:
+        existing = self.queued_for(entry.case_id, entry.interaction_id)
+        if existing is not None:
+            self.dequeue(existing.id)
+        self._run(
+            "enqueue",
+            lambda: insert(queue_entries).values(_all_params(queue_entries)),
+            {
+                "id": entry.id,
+                "queue_id": entry.queue_id,
+                "channel": entry.channel,
+                "case_id": entry.case_id,
+                "interaction_id": entry.interaction_id,
+                "rank": entry.rank,
+                "enqueued_at": to_micros(entry.enqueued_at),
+            },
+        )
+
+    def queued_for(self, case_id: str | None, interaction_id: str | None) -> QueueEntry | None:
+        by_case = case_id is not None
+        column = queue_entries.c.case_id if by_case else queue_entries.c.interaction_id
+        row = self._run(
+            f"queued_for:{by_case}",
+            lambda: select(queue_entries).where(column == bindparam("id")),
+            {"id": case_id if by_case else interaction_id},
+        ).fetchone()
+        return None if row is None else _queue_entry(row)
+
+    def dequeue(self, entry_id: str) -> None:
+        self._run(
+            "dequeue",
+            lambda: delete(queue_entries).where(queue_entries.c.id == bindparam("id")),
+            {"id": entry_id},
+        )
+
+    def queue_entries(self, queue_id: str) -> list[QueueEntry]:
+        rows = self._run(
+            "queue_entries",
+            lambda: (
+                select(queue_entries)
+                .where(queue_entries.c.queue_id == bindparam("queue_id"))
+                .order_by(
+                    queue_entries.c.rank.desc(), queue_entries.c.enqueued_at, queue_entries.c.id
+                )
+            ),
+            {"queue_id": queue_id},
+        ).fetchall()
+        return [_queue_entry(row) for row in rows]
+
+    def queue_position(self, entry: QueueEntry) -> int:
+        q = queue_entries.c
+        row = self._run(
+            "queue_position",
+            lambda: select(func.count()).where(
+                q.queue_id == bindparam("queue_id"),
+                (q.rank > bindparam("rank"))
+                | ((q.rank == bindparam("rank")) & (q.enqueued_at < bindparam("at")))
+                | (
+                    (q.rank == bindparam("rank"))
+                    & (q.enqueued_at == bindparam("at"))
+                    & (q.id < bindparam("id"))
+                ),
+            ),
+            {
+                "queue_id": entry.queue_id,
+                "rank": entry.rank,
+                "at": to_micros(entry.enqueued_at),
+                "id": entry.id,
+            },
+        ).fetchone()
+        return int(row[0]) + 1
 
     # recognition: identities, merges, erasure, the customer audit trail -----------------
 
@@ -956,6 +1246,31 @@ def _interaction(row: Row) -> Interaction:
     )
 
 
+def _work(row: Row) -> Work:
+    id_, agent_id, channel, case_id, interaction_id, started_at = row
+    return Work.trusted(
+        id=id_,
+        agent_id=agent_id,
+        channel=channel,
+        case_id=case_id,
+        interaction_id=interaction_id,
+        started_at=from_micros(started_at),
+    )
+
+
+def _queue_entry(row: Row) -> QueueEntry:
+    id_, queue_id, channel, case_id, interaction_id, rank, enqueued_at = row
+    return QueueEntry.trusted(
+        id=id_,
+        queue_id=queue_id,
+        channel=channel,
+        case_id=case_id,
+        interaction_id=interaction_id,
+        rank=int(rank),
+        enqueued_at=from_micros(enqueued_at),
+    )
+
+
 def _case_params(case: Case) -> dict[str, Any]:
     return {
         "id": case.id,
@@ -968,11 +1283,41 @@ def _case_params(case: Case) -> dict[str, Any]:
         "created_at": to_micros(case.created_at),
         "updated_at": to_micros(case.updated_at),
         "version": case.version,
+        "channel": case.channel,
+        "purpose": _dumps(list(case.purpose)),
+        "follows": case.follows,
+        "resolved_at": None if case.resolved_at is None else to_micros(case.resolved_at),
+        "sla": None if case.sla is None else json.dumps(case.sla.model_dump(mode="json")),
+        "sla_due": _sla_due(case),
     }
 
 
+def _sla_due(case: Case) -> int | None:
+    if case.sla is None or not case.status.is_open:
+        return None
+    due = case.sla.next_due
+    return None if due is None else to_micros(due)
+
+
 def _case(row: Row) -> Case:
-    (id_, customer_id, subject, status, priority, assignee, queue, created, updated, version) = row
+    (
+        id_,
+        customer_id,
+        subject,
+        status,
+        priority,
+        assignee,
+        queue,
+        created,
+        updated,
+        version,
+        channel,
+        purpose,
+        follows,
+        resolved_at,
+        sla,
+        _sla_due,
+    ) = row
     return Case.trusted(
         id=id_,
         customer_id=customer_id,
@@ -984,6 +1329,11 @@ def _case(row: Row) -> Case:
         created_at=from_micros(created),
         updated_at=from_micros(updated),
         version=int(version),
+        channel=channel,
+        purpose=tuple(json.loads(purpose)) if purpose else (),
+        follows=follows,
+        resolved_at=None if resolved_at is None else from_micros(resolved_at),
+        sla=None if sla is None else CaseSla.model_validate_json(sla),
     )
 
 
