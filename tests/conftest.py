@@ -23,7 +23,15 @@ import pytest
 from omnikit import Omnikit
 
 BACKENDS = ["sqlite-file", "sqlite-memory", "postgresql"]
-TABLES = ("case_events", "interactions", "cases", "identities", "customers")
+TABLES = (
+    "case_events",
+    "interactions",
+    "cases",
+    "identities",
+    "customers",
+    "agents",
+    "queues",
+)
 REQUIRE_POSTGRES = os.environ.get("OMNIKIT_REQUIRE_POSTGRES") == "1"
 
 

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import JsonValue
+
 from omnikit import _validate
 from omnikit._audit import audit
 from omnikit._ids import new_id
@@ -176,6 +178,35 @@ class Customers:
         customer_id = _validate.object_id(customer_id, "customer")
         with self._kit.store.transaction() as tx:
             return survivor(tx, customer_id)
+
+    def set_attributes(
+        self,
+        customer_id: str | Customer,
+        attributes: Mapping[str, JsonValue],
+        *,
+        actor: str | None = None,
+    ) -> Customer:
+        """Merge ``attributes`` into the customer's (``{"vip": True}``); a key set to
+        ``None`` is removed. Routing rules can match them. Returns the customer.
+
+        Raises ``NotFoundError`` for an unknown customer and ``ValidationError`` for
+        attributes that are not a JSON object.
+        """
+        raw_id = customer_id.id if isinstance(customer_id, Customer) else customer_id
+        raw_id = _validate.object_id(raw_id, "customer")
+        given = _validate.json_object(attributes, "attributes")
+        actor = _validate.optional_text(actor, "actor", max_chars=128)
+        now = self._kit.now()
+        with self._kit.store.transaction(write=True) as tx:
+            customer = survivor(tx, raw_id)
+            merged = {**customer.attributes, **given}
+            merged = {key: value for key, value in merged.items() if value is not None}
+            _validate.json_object(merged, "attributes")
+            tx.set_customer_attributes(customer.id, merged, to_micros(now))
+            audit(
+                tx, customer.id, "attributes_set", at=now, actor=actor, detail=list(sorted(given))
+            )
+            return survivor(tx, customer.id)
 
     def _source(self, source: object) -> str | None:
         if source is None:

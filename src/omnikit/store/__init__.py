@@ -51,6 +51,9 @@ class StoreTransaction(Protocol):
     def update_customer(
         self, customer_id: str, *, name: str | None, language: str | None, updated_at: int
     ) -> None: ...
+    def set_customer_attributes(
+        self, customer_id: str, attributes: dict[str, Any], updated_at: int
+    ) -> None: ...
     def get_customer(self, customer_id: str) -> Customer | None: ...
     def customer_by_identity(self, kind: str, scope: str, value: str) -> Customer | None:
         """The one customer holding this identity unshared and unmerged, with all its

@@ -241,6 +241,23 @@ class SqlTransaction(StoreTransaction):
         for identity in customer.identities:
             self.insert_identity(identity)
 
+    def set_customer_attributes(
+        self, customer_id: str, attributes: dict[str, Any], updated_at: int
+    ) -> None:
+        self._run(
+            "set_customer_attributes",
+            lambda: (
+                update(customers)
+                .where(customers.c.id == bindparam("id"))
+                .values(attributes=bindparam("attributes"), updated_at=bindparam("updated_at"))
+            ),
+            {
+                "id": customer_id,
+                "attributes": json.dumps(attributes, ensure_ascii=False),
+                "updated_at": updated_at,
+            },
+        )
+
     def update_customer(
         self, customer_id: str, *, name: str | None, language: str | None, updated_at: int
     ) -> None:
@@ -516,8 +533,9 @@ class SqlTransaction(StoreTransaction):
                 .where(cases.c.sla_due <= bindparam("before"))
                 .order_by(cases.c.sla_due, cases.c.id)
                 .limit(bindparam("limit"))
+                .offset(bindparam("offset"))
             ),
-            {"before": before, "limit": limit},
+            {"before": before, "limit": limit, "offset": 0},
         ).fetchall()
         return [_case(row) for row in rows]
 
@@ -532,9 +550,10 @@ class SqlTransaction(StoreTransaction):
                     cases.c.id != bindparam("exclude"),
                 )
                 .order_by(cases.c.updated_at.desc(), cases.c.id.desc())
-                .limit(1)
+                .limit(bindparam("limit"))
+                .offset(bindparam("offset"))
             ),
-            {"customer_id": customer_id, "exclude": exclude_case or ""},
+            {"customer_id": customer_id, "exclude": exclude_case or "", "limit": 1, "offset": 0},
         ).fetchone()
         return None if row is None else str(row[0])
 
