@@ -26,11 +26,14 @@ from sqlalchemy.engine import make_url
 
 from omnikit import (
     TRANSITIONS,
+    Agent,
     AmbiguousIdentityError,
+    BusinessHours,
     Case,
     CaseStatus,
     ConflictError,
     Customer,
+    HolidayCalendar,
     Interaction,
     InvalidIdentityError,
     InvalidTransitionError,
@@ -38,6 +41,7 @@ from omnikit import (
     Omnikit,
     OmnikitError,
     PostalAddress,
+    Queue,
     UnknownChannelError,
     ValidationError,
     normalize_phone,
@@ -1394,3 +1398,119 @@ def test_representative_errors_are_omnikit_errors_without_foreign_causes(
         assert not isinstance(error.__cause__, _FOREIGN)
         assert error.__cause__ is None or isinstance(error.__cause__, OmnikitError)
         assert error.__suppress_context__ or not isinstance(error.__context__, _FOREIGN)
+
+
+# routing, case life and service levels --------------------------------------------------
+
+OFFICE = {"mon": ["09:00-17:00"]}
+
+
+def test_routing_and_case_life_reject_bad_input(
+    kit: Omnikit, store: StoreState, jan: Customer, jan_case: Case
+) -> None:
+    kit.routing.set_agent(Agent(id="ann", skills=["returns"], capacity={"webchat": 1}))
+    kit.routing.set_queue(Queue(id="support"))
+    chat = kit.cases.open(customer=jan, subject="Chat", channel="webchat")
+    kit.route(chat)  # ann now holds it
+    closed = kit.cases.open(customer=jan, subject="Done", channel="email")
+    kit.cases.transition(closed.id, "closed")
+    version = kit.cases.assign(jan_case.id, "piet").version  # 2: version 1 is stale
+    rejects_each(
+        store,
+        [
+            ("capacity below zero", ValidationError, lambda: Agent(id="b", capacity={"sms": -1})),
+            (
+                "capacity on unknown channel",
+                UnknownChannelError,
+                lambda: kit.routing.set_agent(Agent(id="b", capacity={"fax": 1})),
+            ),
+            ("malformed skill", ValidationError, lambda: Agent(id="b", skills=["Bad Skill"])),
+            ("agent id with spaces", ValidationError, lambda: Agent(id=" b")),
+            ("not an agent", ValidationError, lambda: kit.routing.set_agent({"id": "b"})),  # type: ignore[arg-type]
+            (
+                "unknown skill",
+                ValidationError,
+                lambda: kit.routing.set_queue(Queue(id="q", skills=["alchemy"])),
+            ),
+            (
+                "queue on unknown channel",
+                UnknownChannelError,
+                lambda: kit.routing.set_queue(Queue(id="q", channels=["fax"])),
+            ),
+            (
+                "overlapping hours",
+                ValidationError,
+                lambda: BusinessHours(
+                    timezone="UTC", weekly={"mon": ["09:00-13:00", "12:00-17:00"]}
+                ),
+            ),
+            (
+                "malformed hours",
+                ValidationError,
+                lambda: BusinessHours(timezone="UTC", weekly={"mon": ["9-17"]}),
+            ),
+            (
+                "unknown timezone",
+                ValidationError,
+                lambda: BusinessHours(timezone="Mars/Olympus", weekly=OFFICE),
+            ),
+            (
+                "holidays in another timezone",
+                ValidationError,
+                lambda: BusinessHours(
+                    timezone="Europe/Amsterdam",
+                    weekly=OFFICE,
+                    holidays=HolidayCalendar(timezone="UTC", days=[datetime(2026, 12, 25).date()]),
+                ),
+            ),
+            (
+                "presence of unknown agent",
+                NotFoundError,
+                lambda: kit.routing.set_presence("nobody", "away"),
+            ),
+            (
+                "unknown presence",
+                ValidationError,
+                lambda: kit.routing.set_presence("ann", "asleep"),
+            ),
+            ("remove unknown agent", NotFoundError, lambda: kit.routing.remove_agent("nobody")),
+            ("remove agent holding work", ConflictError, lambda: kit.routing.remove_agent("ann")),
+            ("remove unknown queue", NotFoundError, lambda: kit.routing.remove_queue("nowhere")),
+            ("route a closed case", ConflictError, lambda: kit.route(closed)),
+            ("route an unknown id", NotFoundError, lambda: kit.route("no-such-case")),
+            ("route a case without channel", ValidationError, lambda: kit.route(jan_case)),
+            (
+                "route on unknown channel",
+                UnknownChannelError,
+                lambda: kit.route(chat, channel="fax"),
+            ),
+            (
+                "open in unknown queue",
+                NotFoundError,
+                lambda: kit.cases.open(customer=jan, subject="x", queue="nowhere"),
+            ),
+            (
+                "move to unknown queue",
+                NotFoundError,
+                lambda: kit.cases.set_queue(jan_case.id, "nowhere"),
+            ),
+            (
+                "stale version on assign",
+                ConflictError,
+                lambda: kit.cases.assign(jan_case.id, "ann", expected_version=version - 1),
+            ),
+            (
+                "stale version on transition",
+                ConflictError,
+                lambda: kit.cases.transition(jan_case.id, "open", expected_version=version + 1),
+            ),
+            (
+                "version that is not a number",
+                ValidationError,
+                lambda: kit.cases.transition(jan_case.id, "open", expected_version="1"),
+            ),  # type: ignore[arg-type]
+            ("bad priority", ValidationError, lambda: kit.cases.set_priority(jan_case.id, "asap")),
+            ("release unknown id", NotFoundError, lambda: kit.routing.release("no-such-case")),
+            ("unknown event type", ValidationError, lambda: kit.on("case.lost", print)),
+        ],
+    )
