@@ -6,7 +6,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field, JsonValue, field_validator, model_validator
+from pydantic import Field, JsonValue, field_serializer, field_validator, model_validator
 
 from omnikit import _validate
 from omnikit.model._base import Model, UtcDatetime
@@ -53,9 +53,9 @@ class Agent(Model):
 
     id: str = Field(min_length=1, max_length=128)
     name: str | None = Field(default=None, max_length=500)
-    skills: tuple[str, ...] = ()
+    skills: frozenset[str] = frozenset()
     """Lower-case words (``returns``, ``billing``); a queue may require some."""
-    languages: tuple[str, ...] = ()
+    languages: frozenset[str] = frozenset()
     """Language tags the agent speaks; none listed means any."""
     capacity: dict[str, int] = Field(default_factory=dict)
     """Per channel, how many contacts the agent handles at once (0: none)."""
@@ -68,13 +68,17 @@ class Agent(Model):
 
     @field_validator("skills", mode="before")
     @classmethod
-    def _skills(cls, value: object) -> tuple[str, ...]:
-        return _words(value, "skill")
+    def _skills(cls, value: object) -> frozenset[str]:
+        return frozenset(_words(value, "skill"))
 
     @field_validator("languages", mode="before")
     @classmethod
-    def _langs(cls, value: object) -> tuple[str, ...]:
-        return _languages(value)
+    def _langs(cls, value: object) -> frozenset[str]:
+        return frozenset(_languages(value))
+
+    @field_serializer("skills", "languages")
+    def _sorted(self, value: frozenset[str]) -> list[str]:
+        return sorted(value)
 
     @field_validator("capacity")
     @classmethod

@@ -132,8 +132,8 @@ class StoreTransaction(Protocol):
         """Every queue in routing order (``order``, then id)."""
         ...
 
-    def agent_loads(self) -> dict[tuple[str, str], int]:
-        """How many contacts each agent holds per channel: ``{(agent, channel): n}``."""
+    def agent_loads(self, channel: str) -> dict[str, int]:
+        """How many contacts each agent holds on ``channel``: ``{agent: n}``."""
         ...
 
     def count_work(self, agent_id: str, channel: str) -> int: ...

@@ -669,15 +669,17 @@ class SqlTransaction(StoreTransaction):
         ).fetchall()
         return self._settings(queues, Queue, [tuple(row) for row in rows])
 
-    def agent_loads(self) -> dict[tuple[str, str], int]:
+    def agent_loads(self, channel: str) -> dict[str, int]:
         rows = self._run(
             "agent_loads",
-            lambda: select(routing_work.c.agent_id, routing_work.c.channel, func.count()).group_by(
-                routing_work.c.agent_id, routing_work.c.channel
+            lambda: (
+                select(routing_work.c.agent_id, func.count())
+                .where(routing_work.c.channel == bindparam("channel"))
+                .group_by(routing_work.c.agent_id)
             ),
-            {},
+            {"channel": channel},
         ).fetchall()
-        return {(agent, channel): int(count) for agent, channel, count in rows}
+        return dict(rows)
 
     def count_work(self, agent_id: str, channel: str) -> int:
         row = self._run(
