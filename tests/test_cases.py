@@ -6,7 +6,15 @@ import itertools
 
 import pytest
 
-from omnikit import TRANSITIONS, CaseStatus, InvalidTransitionError, Omnikit, Priority
+from omnikit import (
+    TRANSITIONS,
+    CaseStatus,
+    ConflictError,
+    InvalidTransitionError,
+    Omnikit,
+    Priority,
+    Queue,
+)
 
 
 @pytest.fixture
@@ -112,3 +120,44 @@ def test_invalid_transition_names_both_states(kit: Omnikit, jan_id: str) -> None
         kit.cases.transition(case.id, "resolved")
     assert "'closed'" in str(caught.value) and "'resolved'" in str(caught.value)
     assert kit.cases.get(case.id).status is CaseStatus.CLOSED
+
+
+def test_expected_version_lets_exactly_one_of_two_agents_win(kit: Omnikit, jan_id: str) -> None:
+    case = kit.cases.open(customer=jan_id, subject="Refund")
+    first = kit.cases.assign(case.id, "ann", expected_version=case.version)
+    with pytest.raises(ConflictError, match="at version 2, not 1"):
+        kit.cases.assign(case.id, "piet", expected_version=case.version)
+    with pytest.raises(ConflictError):
+        kit.cases.transition(case.id, "resolved", expected_version=case.version)
+    assert kit.cases.get(case.id) == first
+    moved = kit.cases.transition(case.id, "open", expected_version=first.version)
+    assert (moved.status, moved.version) == (CaseStatus.OPEN, 3)
+
+
+def test_priority_and_queue_changes_are_audited(kit: Omnikit, jan_id: str) -> None:
+    kit.routing.set_queue(Queue(id="returns"))
+    case = kit.cases.open(customer=jan_id, subject="Refund")
+    case = kit.cases.set_priority(case.id, "urgent", actor="lead")
+    case = kit.cases.set_queue(case.id, "returns", expected_version=case.version)
+    assert (case.priority, case.queue, case.version) == (Priority.URGENT, "returns", 3)
+    history = kit.cases.history(case.id)
+    assert [(e.type, e.before, e.after, e.actor) for e in history[1:]] == [
+        ("priority_changed", {"priority": "normal"}, {"priority": "urgent"}, "lead"),
+        ("queue_changed", {"queue": None}, {"queue": "returns"}, None),
+    ]
+
+
+def test_a_customer_message_attached_to_a_pending_case_reopens_it(
+    kit: Omnikit, jan_id: str
+) -> None:
+    case = kit.cases.open(customer=jan_id, subject="Refund")
+    kit.cases.transition(case.id, "pending")
+    reply = kit.record(
+        customer=jan_id, channel="sms", direction="inbound", kind="message", case=case.id
+    )
+    assert reply.case_id == case.id
+    assert kit.cases.get(case.id).status is CaseStatus.OPEN
+    ours = kit.record(customer=jan_id, channel="sms", direction="outbound", kind="message")
+    kit.cases.transition(case.id, "pending")
+    kit.cases.attach(case.id, ours)  # our own message: still waiting on the customer
+    assert kit.cases.get(case.id).status is CaseStatus.PENDING
