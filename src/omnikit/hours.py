@@ -365,7 +365,8 @@ class BusinessHours(_Checked):
         """Open around the clock, every day, in UTC: for a queue without hours.
 
         ``add(start, duration)`` is then ``start + duration`` and ``between(a, b)`` is
-        ``b - a``. The same instance is returned every time.
+        ``b - a``, in elapsed time (as UTC datetimes add). The same instance is returned
+        every time.
         """
         return _always()
 
