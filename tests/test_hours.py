@@ -9,8 +9,10 @@ it as its baseline.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
+import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -320,6 +322,8 @@ def test_hours_are_read_only_and_copies_are_validated() -> None:
         hours.model_copy(update={"weekly": {"sat": ["10-12"]}})
     assert BusinessHours.trusted(**hours.model_dump()) == hours
     assert hours.model_copy() == hours and hours.model_copy().is_open(ams(2026, 6, 5, 11))
+    for copied in (pickle.loads(pickle.dumps(hours)), copy.deepcopy(hours)):
+        assert copied == hours and copied.is_open(ams(2026, 6, 5, 11))
 
 
 def test_public_names_are_documented() -> None:
