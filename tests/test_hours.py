@@ -13,9 +13,11 @@ import copy
 import inspect
 import json
 import pickle
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pydantic
@@ -324,6 +326,14 @@ def test_hours_are_read_only_and_copies_are_validated() -> None:
     assert hours.model_copy() == hours and hours.model_copy().is_open(ams(2026, 6, 5, 11))
     for copied in (pickle.loads(pickle.dumps(hours)), copy.deepcopy(hours)):
         assert copied == hours and copied.is_open(ams(2026, 6, 5, 11))
+
+
+def test_the_docs_example_runs() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "hours.md").read_text("utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", page, flags=re.DOTALL)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/hours.md", "exec"), {})
 
 
 def test_public_names_are_documented() -> None:
