@@ -31,7 +31,7 @@ from pathlib import Path
 
 from _common import Sizes, interleave, report, say, summary_us, verdict
 
-from omnikit.hours import BusinessHours
+from omnikit.model.hours import BusinessHours
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.test_hours import ReferenceHours  # the baseline lives with the tests

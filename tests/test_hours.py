@@ -25,9 +25,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import omnikit.hours
+import omnikit.model.hours
 from omnikit.errors import ValidationError
-from omnikit.hours import WEEKDAYS, BusinessHours, HolidayCalendar
+from omnikit.model.hours import WEEKDAYS, BusinessHours, HolidayCalendar
 
 AMS = ZoneInfo("Europe/Amsterdam")
 WORKWEEK = {day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
@@ -337,9 +337,9 @@ def test_the_docs_example_runs() -> None:
 
 
 def test_public_names_are_documented() -> None:
-    assert inspect.getdoc(omnikit.hours)
-    for name in omnikit.hours.__all__:
-        value = getattr(omnikit.hours, name)
+    assert inspect.getdoc(omnikit.model.hours)
+    for name in omnikit.model.hours.__all__:
+        value = getattr(omnikit.model.hours, name)
         if inspect.isclass(value):
             assert inspect.getdoc(value), name
             for attribute, member in vars(value).items():

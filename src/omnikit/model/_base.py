@@ -57,7 +57,10 @@ def describe(model: str, error: pydantic.ValidationError) -> str:
     for item in error.errors(include_url=False):
         where = ".".join(str(part) for part in item["loc"]) or "value"
         message = item["msg"].removeprefix("Value error, ")
-        if item["type"] in ("value_error", "assertion_error"):
+        cause = item.get("ctx", {}).get("error")
+        if isinstance(cause, ValidationError):
+            problems.append(str(cause))
+        elif item["type"] in ("value_error", "assertion_error"):
             problems.append(f"{where}: {message}")
         else:
             shown = repr(item["input"])

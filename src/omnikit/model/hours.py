@@ -16,7 +16,9 @@ A holiday closes its whole local day.
 ``add`` and ``between`` do not walk day by day: they skip whole weeks arithmetically
 (business time per weekday and per week is computed once per instance), subtract the
 holidays in the skipped span through prefix sums over the sorted holidays, correct
-for the days on which the clock changes, and walk only the last one or two weeks.
+for the days on which the clock changes, and walk at most the last week (with any
+holidays in it). A 2,000-hour SLA over a year of Monday-to-Friday hours with ten
+holidays takes about 13-20 µs on the benchmark machine (``benchmarks/bench_sla.py``).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class _Checked(Model):
 
     def __init__(self, **data: Any) -> None:
         with _translated(type(self).__name__):
-            super().__init__(**data)
+            pydantic.BaseModel.__init__(self, **data)  # translated here, not by Model
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
@@ -129,7 +131,7 @@ def _zone_name(value: object) -> str:
     if isinstance(value, str):
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             pass
         else:
             return value
@@ -352,6 +354,15 @@ class BusinessHours(_Checked):
     def __hash__(self) -> int:
         return hash((self.timezone, tuple(self.weekly.items()), self.holidays))
 
+    # A mappingproxy neither pickles nor deep-copies: pickle the JSON form (unpickling
+    # validates it and rebuilds the tables), and let a deep copy be the instance itself,
+    # as for any immutable value.
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self).model_validate, (self.model_dump(mode="json"),))
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        return self
+
     def _tables(self) -> _Plan:
         # self._plan goes through pydantic's __getattr__: 2-3 µs on the benchmark
         # machine, against 0.1 µs for this.
@@ -365,7 +376,8 @@ class BusinessHours(_Checked):
         """Open around the clock, every day, in UTC: for a queue without hours.
 
         ``add(start, duration)`` is then ``start + duration`` and ``between(a, b)`` is
-        ``b - a``. The same instance is returned every time.
+        ``b - a``, in elapsed time (as UTC datetimes add). The same instance is returned
+        every time.
         """
         return _always()
 
@@ -375,7 +387,7 @@ class BusinessHours(_Checked):
         Raises ValidationError for a naive datetime.
         """
         x = to_micros(require_utc(at, "at"))
-        with _calendar_edge(at):
+        with _CalendarEdge(at):
             return self._tables().is_open(x)
 
     def next_open(self, at: datetime) -> datetime | None:
@@ -385,7 +397,7 @@ class BusinessHours(_Checked):
         datetime.
         """
         x = to_micros(require_utc(at, "at"))
-        with _calendar_edge(at):
+        with _CalendarEdge(at):
             found = self._tables().next_open(x)
             return None if found is None else from_micros(found)
 
@@ -412,7 +424,7 @@ class BusinessHours(_Checked):
                 f"so {duration!r} of business time never passes"
             )
         r = (duration.days * 86_400 + duration.seconds) * 1_000_000 + duration.microseconds
-        with _calendar_edge(start):
+        with _CalendarEdge(start):
             found = plan.add(x, r) if r else plan.next_open(x)
             assert found is not None  # the week has hours
             return from_micros(found)
@@ -422,7 +434,7 @@ class BusinessHours(_Checked):
         ``start``. Raises ValidationError for naive datetimes."""
         a = to_micros(require_utc(start, "start"))
         b = to_micros(require_utc(end, "end"))
-        with _calendar_edge(start):
+        with _CalendarEdge(start):
             return timedelta(microseconds=self._tables().between(a, b))
 
 
@@ -431,18 +443,28 @@ def _always() -> BusinessHours:
     return BusinessHours(timezone="UTC", weekly={day: ["00:00-24:00"] for day in WEEKDAYS})
 
 
-@contextmanager
-def _calendar_edge(at: datetime) -> Iterator[None]:
-    """Arithmetic that runs off either end of ``datetime``'s calendar is a bad input."""
-    try:
-        yield
-    except (OverflowError, ValueError) as error:
-        if isinstance(error, ValidationError):
-            raise
-        raise ValidationError(
-            f"{at.isoformat()!r} and the business time after it do not fit between the "
-            "years 1 and 9999"
-        ) from None
+class _CalendarEdge:
+    """Arithmetic that runs off either end of ``datetime``'s calendar is a bad input.
+
+    A class rather than ``@contextmanager``: about 1 µs less on every call.
+    """
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: object
+    ) -> None:
+        if isinstance(error, OverflowError | ValueError) and not isinstance(error, ValidationError):
+            raise ValidationError(
+                f"{self.at.isoformat()!r} and the business time after it do not fit "
+                "between the years 1 and 9999"
+            ) from None
 
 
 # the arithmetic ------------------------------------------------------------------------------
@@ -467,7 +489,7 @@ def _clock_change_days(zone: ZoneInfo, block: int) -> tuple[int, ...]:
 
     This finds every day on which the offset changes, assuming the offset changes at
     most once a day (true of every zone in the tz database); a zone is probed once per
-    512 days, about 0.5 ms, and kept.
+    512 days (about 0.2 ms), and the answer kept.
     """
     first = max(block << _BLOCK_BITS, 1)
     last = min((block + 1) << _BLOCK_BITS, date.max.toordinal())
@@ -539,10 +561,13 @@ class _Plan:
             holiday_prefix.append(holiday_prefix[-1] + self.day_total[(ordinal + 6) % 7])
         self.holiday_prefix = tuple(holiday_prefix)
         self.always = not holidays and all(ranges == ((0, _DAY),) for ranges in self.intervals)
+        # The UTC ranges of the days on which the clock changes, once computed.
         self.changed: dict[int, tuple[tuple[int, int], ...]] = {}
-        """The UTC ranges of the days on which the clock changes, once computed."""
 
     # days
+
+    def is_clock_change(self, day: int) -> bool:
+        return day in _clock_change_days(self.zone, day >> _BLOCK_BITS)
 
     def clock_changes(self, first: int, end: int) -> Iterator[int]:
         """The days in ``[first, end)`` on which the clock changes."""
@@ -558,11 +583,10 @@ class _Plan:
     def day_of(self, x: int) -> int:
         """The local day whose span ``[start_of(day), start_of(day + 1))`` holds ``x``."""
         day = from_micros(x).astimezone(self.zone).toordinal()
-        # The local date is the answer unless the clock changes around it; then the
-        # zone may have set the clock back past a midnight (tz has no such change
-        # today, but America/Santiago and others change at midnight).
-        changes = _clock_change_days(self.zone, day >> _BLOCK_BITS)
-        if changes and (day - 1 in changes or day in changes or day + 1 in changes):
+        # That is the local date, and the answer except, perhaps, next to a clock change:
+        # a clock set back across midnight would show the date of a day that has ended.
+        change = self.is_clock_change
+        if change(day - 1) or change(day) or change(day + 1):
             while x < self.start_of(day):
                 day -= 1
             while x >= self.start_of(day + 1):
@@ -577,7 +601,7 @@ class _Plan:
         if not intervals:
             return ()
         local = (day - _UNIX_DAY) * _DAY
-        if day in _clock_change_days(self.zone, day >> _BLOCK_BITS):
+        if self.is_clock_change(day):
             found = self.changed.get(day)
             if found is None:
                 zone = self.zone
@@ -594,7 +618,7 @@ class _Plan:
         """The business time of local ``day``."""
         if day in self.holiday_set:
             return 0
-        if day in _clock_change_days(self.zone, day >> _BLOCK_BITS):
+        if self.is_clock_change(day):
             return sum(e - s for s, e in self.ranges(day))
         return self.day_total[(day + 6) % 7]
 
