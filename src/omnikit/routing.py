@@ -108,14 +108,13 @@ def decide(
     now = require_utc(now, "now")
     channel = contact.channel
     passed: list[str] = []
-    by_id = {agent.id: agent for agent, _ in agents}
     for rule, name, whose in (
         ("owner", contact.owner, "owns the case"),
         ("previous_agent", contact.previous, "handled the customer's previous case"),
     ):
         if name is None or (rule == "previous_agent" and name == contact.owner):
             continue
-        agent = by_id.get(name)
+        agent = next((a for a, _ in agents if a.id == name), None)
         why_not = _unfit(agent, name, channel, loads)
         if why_not is None:
             assert agent is not None
@@ -400,6 +399,9 @@ def _route(
                 enqueued_at=now,
             )
             tx.enqueue(entry)
+        elif entry.rank != RANK[contact.priority]:  # its priority changed while it waited
+            entry = entry.model_copy(update={"rank": RANK[contact.priority]})
+            tx.enqueue(entry)
         position = tx.queue_position(entry)
     decision = decision.model_copy(
         update={
@@ -576,8 +578,11 @@ class Routing:
         with self._kit.store.transaction(write=True) as tx:
             if tx.get_case(target_id) is not None:
                 work = tx.work_for(target_id, None)
-            elif tx.get_interaction(target_id) is not None:
+            elif (interaction := tx.get_interaction(target_id)) is not None:
                 work = tx.work_for(None, target_id)
+                if work is None and interaction.case_id is not None:
+                    # route() gives the work of an interaction of a case to the case
+                    work = tx.work_for(interaction.case_id, None)
             else:
                 raise NotFoundError(f"no case or interaction with id {target_id!r}")
             if work is not None:

@@ -587,8 +587,16 @@ class SqlTransaction(StoreTransaction):
     def _settings(
         self, table: Table, model: type[Any], ids: Sequence[tuple[str, str]]
     ) -> list[Any]:
-        """The parsed settings of the rows ``(id, revision)``, from the cache when known."""
+        """The parsed settings of the rows ``(id, revision)``, from the cache when known.
+
+        Routing reads every agent on every decision: when the rows are those of the
+        last call (the common case) the parsed list comes back as it was, and a
+        changed row costs one re-read of the table's settings, not a parse per row.
+        """
         cache = self._sql.settings
+        last = cache.get((table.name, "", "list"))
+        if last is not None and last[0] == ids:
+            return list(last[1])
         if any((table.name, id_, revision) not in cache for id_, revision in ids):
             rows = self._run(
                 f"settings_{table.name}",
@@ -599,7 +607,10 @@ class SqlTransaction(StoreTransaction):
                 cache[(table.name, id_, revision)] = model.model_validate(
                     {"id": id_, **json.loads(settings)}
                 )
-        return [cache[(table.name, id_, revision)] for id_, revision in ids]
+        parsed = [cache[(table.name, id_, revision)] for id_, revision in ids]
+        if len(ids) > 1:
+            cache[(table.name, "", "list")] = (list(ids), parsed)
+        return parsed
 
     def put_agent(self, agent: Agent, revision: str, at: int) -> None:
         self._put_settings(agents, agent, {"routed_seq": 0}, revision, at)
@@ -629,7 +640,7 @@ class SqlTransaction(StoreTransaction):
             {},
         ).fetchall()
         parsed = self._settings(agents, Agent, [(id_, rev) for id_, rev, _ in rows])
-        return [(agent, int(row[2])) for agent, row in zip(parsed, rows, strict=True)]
+        return [(agent, seq) for agent, (_, _, seq) in zip(parsed, rows, strict=True)]
 
     def touch_agent(self, agent_id: str, seq: int) -> None:
         self._run(
