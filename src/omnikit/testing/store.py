@@ -13,11 +13,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from omnikit._ids import new_id
-from omnikit.errors import OmnikitError
+from omnikit._time import to_micros
+from omnikit.errors import ConflictError, OmnikitError
 from omnikit.model import (
+    Agent,
     Attachment,
+    BusinessHours,
     Case,
     CaseEvent,
+    CaseSla,
     CaseStatus,
     Customer,
     DeliveryStatus,
@@ -25,7 +29,12 @@ from omnikit.model import (
     Identity,
     IdentityKind,
     Interaction,
+    Presence,
     Priority,
+    Queue,
+    QueueEntry,
+    SlaPolicy,
+    Work,
 )
 from omnikit.store import DuplicateKeyError, Store
 
@@ -477,3 +486,360 @@ class StoreConformance:
                 assert tx.get_customer(jan.id) == jan
         finally:
             again.close()
+
+    # routing ----------------------------------------------------------------------------------
+
+    def test_agent_settings_round_trip_replace_and_delete(self, store: Store) -> None:
+        ann = Agent(
+            id="ann",
+            name="Ann de Vries",
+            skills={"returns", "billing"},
+            languages={"nl", "en-GB"},
+            capacity={"phone": 1, "webchat": 3, "email": 0},
+        )
+        changed = Agent(id=ann.id, skills="returns", capacity={"webchat": 1}, presence="away")
+        with store.transaction(write=True) as tx:
+            tx.put_agent(ann, new_id(), 1)
+            assert tx.get_agent(ann.id) == ann
+        with store.transaction(write=True) as tx:
+            tx.put_agent(changed, new_id(), 2)
+        with store.transaction(write=True) as tx:
+            stored = tx.get_agent(ann.id)
+            assert stored == changed and stored.presence is Presence.AWAY
+            assert tx.agents() == [(changed, 0)]
+            assert tx.get_agent("nobody") is None
+            assert tx.delete_agent(ann.id) is True
+            assert tx.delete_agent(ann.id) is False
+        with store.transaction() as tx:
+            assert tx.get_agent(ann.id) is None
+            assert tx.agents() == []
+
+    def test_settings_changed_by_another_store_are_read_fresh(
+        self, open_store: Callable[[], Store]
+    ) -> None:
+        if not self.reopens_same_database:
+            pytest.skip("this store cannot be opened twice on one database")
+        ann = Agent(id="ann", capacity={"webchat": 2})
+        line = Queue(id="line", channels="webchat")
+        first, second = open_store(), open_store()
+        try:
+            with first.transaction(write=True) as tx:
+                tx.put_agent(ann, new_id(), 1)
+                tx.put_queue(line, new_id(), 1)
+            with second.transaction() as tx:  # the second store now knows these settings
+                assert (tx.get_agent(ann.id), tx.get_queue(line.id)) == (ann, line)
+            busier = Agent(id=ann.id, capacity={"webchat": 5})
+            moved = Queue(id=line.id, channels="email", order=3)
+            with first.transaction(write=True) as tx:
+                tx.put_agent(busier, new_id(), 2)
+                tx.put_queue(moved, new_id(), 2)
+            with second.transaction() as tx:
+                assert tx.get_agent(ann.id) == busier
+                assert tx.agents() == [(busier, 0)]
+                assert tx.get_queue(line.id) == moved
+                assert tx.queues() == [moved]
+        finally:
+            first.close()
+            second.close()
+
+    def test_queue_settings_round_trip_with_hours_and_sla(self, store: Store) -> None:
+        returns = Queue(
+            id="returns",
+            name="Returns NL",
+            order=2,
+            channels={"webchat", "email"},
+            languages={"nl", "nl-BE"},
+            purposes={"returns", "refund"},
+            attributes={"vip": True, "tier": 2, "tags": ["gold", None], "ratio": 0.5},
+            skills={"returns"},
+            hours=BusinessHours(
+                timezone="Europe/Amsterdam",
+                weekly={"mon": ["09:00-12:00", "13:00-17:00"], "sat": ["10:00-14:00"]},
+                holidays=["2026-04-27"],
+            ),
+            sla={
+                Priority.HIGH: SlaPolicy(
+                    first_response=timedelta(hours=1),
+                    resolution=timedelta(days=2),
+                    pause_when_pending=True,
+                ),
+                Priority.NORMAL: SlaPolicy(next_response=timedelta(minutes=90)),
+            },
+        )
+        plain = Queue(id=returns.id)
+        with store.transaction(write=True) as tx:
+            tx.put_queue(returns, new_id(), 1)
+        with store.transaction(write=True) as tx:
+            stored = tx.get_queue(returns.id)
+            assert stored == returns
+            assert stored is not None and stored.hours == returns.hours
+            assert stored.sla[Priority.HIGH].pause_when_pending is True
+            tx.put_queue(plain, new_id(), 2)
+        with store.transaction(write=True) as tx:
+            assert tx.get_queue(returns.id) == plain
+            assert tx.get_queue("nothing") is None
+            assert tx.delete_queue(returns.id) is True
+            assert tx.delete_queue(returns.id) is False
+        with store.transaction() as tx:
+            assert tx.get_queue(returns.id) is None
+            assert tx.queues() == []
+
+    def test_queues_come_in_order_then_id(self, store: Store) -> None:
+        made = [
+            Queue(id="b", order=1),
+            Queue(id="a", order=1),
+            Queue(id="c", order=0),
+            Queue(id="d", order=-5),
+        ]
+        with store.transaction(write=True) as tx:
+            for queue in made:
+                tx.put_queue(queue, new_id(), 1)
+            tx.put_queue(Queue(id="a", order=9), new_id(), 2)  # a new order moves it
+        with store.transaction() as tx:
+            assert [queue.id for queue in tx.queues()] == ["d", "c", "b", "a"]
+
+    def test_agents_come_by_id_with_their_routed_seq(self, store: Store) -> None:
+        cas, ann, bob = (Agent(id=name, capacity={"phone": 1}) for name in ("cas", "ann", "bob"))
+        away = Agent(id=bob.id, capacity={"phone": 1}, presence="away")
+        with store.transaction(write=True) as tx:
+            for agent in (cas, ann, bob):
+                tx.put_agent(agent, new_id(), 1)
+        with store.transaction(write=True) as tx:
+            assert tx.agents() == [
+                (ann, 0),
+                (bob, 0),
+                (cas, 0),
+            ]
+            tx.touch_agent(bob.id, 7)
+            tx.touch_agent(ann.id, 3)
+        with store.transaction(write=True) as tx:
+            tx.put_agent(away, new_id(), 2)  # new settings keep the routing history
+        with store.transaction() as tx:
+            assert tx.agents() == [
+                (ann, 3),
+                (away, 7),
+                (cas, 0),
+            ]
+
+    def test_work_is_counted_per_agent_and_channel(self, store: Store) -> None:
+        jan = customer()
+        first, second, third = (case(jan.id) for _ in range(3))
+        call = interaction(jan.id, channel="phone")
+        ann = Agent(id="ann", capacity={"webchat": 3, "phone": 1})
+        bob = Agent(id="bob", capacity={"webchat": 3})
+
+        def work(agent: Agent, channel: str, minutes: int, **contact: str) -> Work:
+            at = T0 + timedelta(minutes=minutes)
+            return Work(id=new_id(), agent_id=agent.id, channel=channel, started_at=at, **contact)
+
+        late = work(ann, "webchat", 2, case_id=first.id)
+        early = work(ann, "webchat", 0, case_id=second.id)
+        phone = work(ann, "phone", 1, interaction_id=call.id)
+        bobs = work(bob, "webchat", 0, case_id=third.id)
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.insert_interaction(call)
+            for made in (first, second, third):
+                tx.insert_case(made)
+            tx.put_agent(ann, new_id(), 1)
+            tx.put_agent(bob, new_id(), 1)
+            for held in (late, early, phone, bobs):
+                tx.insert_work(held)
+        with store.transaction(write=True) as tx:
+            assert tx.agent_loads("webchat") == {ann.id: 2, bob.id: 1}
+            assert tx.agent_loads("phone") == {ann.id: 1}
+            assert tx.agent_loads("sms") == {}
+            assert tx.count_work(ann.id, "webchat") == 2
+            assert tx.count_work(bob.id, "phone") == 0
+            assert tx.count_work("nobody", "webchat") == 0
+            assert tx.work_for(first.id, None) == late
+            assert tx.work_for(None, call.id) == phone
+            assert tx.work_for("missing", None) is None
+            assert tx.work_for(None, "missing") is None
+            assert tx.work_of(ann.id) == [early, phone, late]
+            assert tx.work_of("nobody") == []
+            tx.delete_work(early.id)
+        with store.transaction() as tx:
+            assert tx.count_work(ann.id, "webchat") == 1
+            assert tx.agent_loads("webchat") == {ann.id: 1, bob.id: 1}
+            assert tx.work_for(second.id, None) is None
+            assert tx.work_of(ann.id) == [phone, late]
+
+    def test_a_contact_is_held_by_one_agent_at_a_time(self, store: Store) -> None:
+        jan = customer()
+        opened = case(jan.id)
+        call = interaction(jan.id, channel="phone")
+        ann = Agent(id="ann", capacity={"webchat": 3, "phone": 3})
+        bob = Agent(id="bob", capacity={"webchat": 3, "phone": 3})
+        held = Work(
+            id=new_id(), agent_id=ann.id, channel="webchat", case_id=opened.id, started_at=T0
+        )
+        on_call = Work(
+            id=new_id(), agent_id=ann.id, channel="phone", interaction_id=call.id, started_at=T0
+        )
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.insert_case(opened)
+            tx.insert_interaction(call)
+            tx.put_agent(ann, new_id(), 1)
+            tx.put_agent(bob, new_id(), 1)
+            tx.insert_work(held)
+            tx.insert_work(on_call)
+        for again in (
+            held.model_copy(update={"id": new_id(), "agent_id": bob.id}),
+            on_call.model_copy(update={"id": new_id(), "agent_id": bob.id}),
+        ):
+            with pytest.raises(DuplicateKeyError) as caught, store.transaction(write=True) as tx:
+                tx.insert_work(again)
+            assert isinstance(caught.value, ConflictError)
+        with store.transaction() as tx:
+            assert tx.work_for(opened.id, None) == held
+            assert tx.work_for(None, call.id) == on_call
+            assert tx.work_of(bob.id) == []
+
+    def test_enqueue_replaces_the_contacts_entry(self, store: Store) -> None:
+        jan = customer()
+        opened = case(jan.id)
+        chat = interaction(jan.id, channel="webchat")
+        first, second = Queue(id="first"), Queue(id="second")
+
+        def entry(queue: Queue, **contact: str) -> QueueEntry:
+            return QueueEntry(
+                id=new_id(), queue_id=queue.id, channel="webchat", rank=1, enqueued_at=T0, **contact
+            )
+
+        waiting = entry(first, case_id=opened.id)
+        moved = entry(second, case_id=opened.id)
+        chatting = entry(first, interaction_id=chat.id)
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.insert_case(opened)
+            tx.insert_interaction(chat)
+            tx.put_queue(first, new_id(), 1)
+            tx.put_queue(second, new_id(), 1)
+            tx.enqueue(waiting)
+            tx.enqueue(chatting)
+            assert tx.queued_for(opened.id, None) == waiting
+        with store.transaction(write=True) as tx:
+            tx.enqueue(moved)
+        with store.transaction(write=True) as tx:
+            assert tx.queued_for(opened.id, None) == moved
+            assert tx.queued_for(None, chat.id) == chatting
+            assert tx.queue_entries(first.id) == [chatting]
+            assert tx.queue_entries(second.id) == [moved]
+            assert tx.queued_for("missing", None) is None
+            tx.dequeue(moved.id)
+        with store.transaction() as tx:
+            assert tx.queued_for(opened.id, None) is None
+            assert tx.queue_entries(second.id) == []
+
+    def test_queue_entries_come_by_rank_then_arrival(self, store: Store) -> None:
+        jan = customer()
+        cases = [case(jan.id) for _ in range(7)]
+        line, other = Queue(id="line"), Queue(id="other")
+        plan = [(1, 1), (3, 3), (1, 0), (0, 0), (3, 4), (1, 1)]  # (rank, minutes)
+        entries = [
+            QueueEntry(
+                id=new_id(),
+                queue_id=line.id,
+                channel="email",
+                case_id=made.id,
+                rank=rank,
+                enqueued_at=T0 + timedelta(minutes=minutes),
+            )
+            for made, (rank, minutes) in zip(cases[:-1], plan, strict=True)
+        ]
+        elsewhere = QueueEntry(
+            id=new_id(),
+            queue_id=other.id,
+            channel="email",
+            case_id=cases[-1].id,
+            rank=3,
+            enqueued_at=T0 - timedelta(hours=1),
+        )
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            for made in cases:
+                tx.insert_case(made)
+            tx.put_queue(line, new_id(), 1)
+            tx.put_queue(other, new_id(), 1)
+            for waiting in [*entries[::-1], elsewhere]:
+                tx.enqueue(waiting)
+        by_rank = sorted(entries, key=lambda e: (-e.rank, e.enqueued_at))
+        with store.transaction(write=True) as tx:
+            listed = tx.queue_entries(line.id)
+            assert [(e.rank, e.enqueued_at) for e in listed] == [
+                (e.rank, e.enqueued_at) for e in by_rank
+            ]
+            assert sorted(e.id for e in listed) == sorted(e.id for e in entries)
+            assert [tx.queue_position(e) for e in listed] == [1, 2, 3, 4, 5, 6]
+            assert tx.queue_entries(other.id) == [elsewhere]
+            assert tx.queue_position(elsewhere) == 1
+            tx.dequeue(listed[0].id)
+        with store.transaction() as tx:
+            assert tx.queue_entries(line.id) == listed[1:]
+            assert [tx.queue_position(e) for e in listed[1:]] == [1, 2, 3, 4, 5]
+
+    def test_cases_due_come_earliest_first_and_open_only(self, store: Store) -> None:
+        jan = customer()
+
+        def due(status: CaseStatus = CaseStatus.OPEN, **times: timedelta) -> Case:
+            sla = CaseSla(queue="q", **{name: T0 + delta for name, delta in times.items()})
+            return case(jan.id, status=status).model_copy(update={"sla": sla})
+
+        both = due(first_response_due=timedelta(hours=2), resolution_due=timedelta(days=1))
+        soon = due(resolution_due=timedelta(hours=1))
+        later = due(first_response_due=timedelta(hours=30))
+        closed = due(CaseStatus.CLOSED, resolution_due=timedelta(0))
+        pending = due(CaseStatus.PENDING, next_response_due=timedelta(minutes=90))
+        paused = case(jan.id).model_copy(update={"sla": CaseSla(queue="q", paused_at=T0)})
+        without = case(jan.id)
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            for made in (both, soon, later, closed, pending, paused, without):
+                tx.insert_case(made)
+        with store.transaction() as tx:
+            assert tx.cases_due(to_micros(T0 + timedelta(hours=3)), 10) == [soon, pending, both]
+            assert tx.cases_due(to_micros(T0 + timedelta(hours=1)), 10) == [soon]
+            assert tx.cases_due(to_micros(T0 + timedelta(hours=3)), 2) == [soon, pending]
+            assert tx.cases_due(to_micros(T0 + timedelta(days=2)), 10) == [
+                soon,
+                pending,
+                both,
+                later,
+            ]
+            assert tx.cases_due(to_micros(T0), 10) == []
+        resolved = soon.model_copy(update={"status": CaseStatus.RESOLVED, "version": 2})
+        with store.transaction(write=True) as tx:
+            assert tx.update_case(resolved)
+        with store.transaction() as tx:
+            assert tx.cases_due(to_micros(T0 + timedelta(hours=3)), 10) == [pending, both]
+
+    def test_previous_assignee_is_of_the_latest_changed_other_case(self, store: Store) -> None:
+        jan, piet = customer(), customer(name="Piet")
+
+        def assigned(who: Customer, assignee: str | None, hours: int) -> Case:
+            at = T0 + timedelta(hours=hours)
+            return case(who.id).model_copy(update={"assignee": assignee, "updated_at": at})
+
+        anns = assigned(jan, "ann", 1)
+        bobs = assigned(jan, "bob", 2)
+        nobodys = assigned(jan, None, 3)
+        cas = assigned(piet, "cas", 4)
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.insert_customer(piet)
+            for made in (bobs, anns, nobodys, cas):
+                tx.insert_case(made)
+        with store.transaction(write=True) as tx:
+            assert tx.previous_assignee(jan.id, None) == "bob"
+            assert tx.previous_assignee(jan.id, bobs.id) == "ann"
+            assert tx.previous_assignee(jan.id, nobodys.id) == "bob"
+            assert tx.previous_assignee(piet.id, cas.id) is None
+            assert tx.previous_assignee(piet.id, None) == "cas"
+            assert tx.previous_assignee("missing", None) is None
+            later = anns.model_copy(update={"updated_at": T0 + timedelta(hours=5), "version": 2})
+            assert tx.update_case(later)
+        with store.transaction() as tx:
+            assert tx.previous_assignee(jan.id, None) == "ann"
+            assert tx.previous_assignee(jan.id, anns.id) == "bob"
