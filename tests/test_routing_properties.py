@@ -184,19 +184,19 @@ def test_decide_keeps_its_documented_promises(
     previous = by_id.get(contact.previous or "", (None, 0))[0]
     sticky = [a for a in (owner, previous) if a is not None and room(a, contact, loads)]
 
+    if contact.queue is not None:
+        queue = next(q for q in lines if q.id == contact.queue)
+    else:
+        queue = next((q for q in lines if matches(q, contact)), None)
     if sticky:  # the owner first, then the previous agent, whatever the queues say
         assert (decision.outcome, decision.agent) == ("assigned", sticky[0].id)
         assert decision.rule == ("owner" if sticky[0] is owner else "previous_agent")
-        assert decision.queue is None
+        assert decision.queue == (None if queue is None else queue.id)  # for its SLA
         return
     for name, rule in ((contact.owner, "owner"), (contact.previous, "previous_agent")):
         if name is not None and not (rule == "previous_agent" and name == contact.owner):
             assert any(line.startswith(f"{name} ({rule}) ") for line in decision.passed_over)
 
-    if contact.queue is not None:
-        queue = next(q for q in lines if q.id == contact.queue)
-    else:
-        queue = next((q for q in lines if matches(q, contact)), None)
     if queue is None and lines:
         assert (decision.outcome, decision.rule) == ("unrouted", "no_queue_matched")
         assert decision.agent is None and decision.queue is None

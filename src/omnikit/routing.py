@@ -108,28 +108,6 @@ def decide(
     now = require_utc(now, "now")
     channel = contact.channel
     passed: list[str] = []
-    for rule, name, whose in (
-        ("owner", contact.owner, "owns the case"),
-        ("previous_agent", contact.previous, "handled the customer's previous case"),
-    ):
-        if name is None or (rule == "previous_agent" and name == contact.owner):
-            continue
-        agent = next((a for a, _ in agents if a.id == name), None)
-        why_not = _unfit(agent, name, channel, loads)
-        if why_not is None:
-            assert agent is not None
-            used = loads.get(name, 0)
-            return _decision(
-                outcome="assigned",
-                agent=name,
-                rule=rule,
-                reason=f"{rule}: {name} {whose} and has room on {channel} "
-                f"({used} of {agent.capacity[channel]} in use)",
-                passed_over=tuple(passed),
-                channel=channel,
-                at=now,
-            )
-        passed.append(f"{name} ({rule}) {why_not}")
     queue = None
     matched = "no queues are configured, so every agent is a candidate"
     for candidate in queues:
@@ -144,6 +122,30 @@ def decide(
             matched = f"queue {candidate.id!r} matched ({_matches(candidate, contact)})"
             break
         passed.append(f"queue {candidate.id!r}: {mismatch}")
+    queue_id = None if queue is None else queue.id
+    for rule, name, whose in (
+        ("owner", contact.owner, "owns the case"),
+        ("previous_agent", contact.previous, "handled the customer's previous case"),
+    ):
+        if name is None or (rule == "previous_agent" and name == contact.owner):
+            continue
+        agent = next((a for a, _ in agents if a.id == name), None)
+        why_not = _unfit(agent, name, channel, loads)
+        if why_not is None:
+            assert agent is not None
+            used = loads.get(name, 0)
+            return _decision(
+                outcome="assigned",
+                agent=name,
+                queue=queue_id,
+                rule=rule,
+                reason=f"{rule}: {name} {whose} and has room on {channel} "
+                f"({used} of {agent.capacity[channel]} in use)",
+                passed_over=tuple(passed),
+                channel=channel,
+                at=now,
+            )
+        passed.append(f"{name} ({rule}) {why_not}")
     if queue is None and queues and contact.queue is None:
         return _decision(
             outcome="unrouted",
@@ -154,7 +156,6 @@ def decide(
             channel=channel,
             at=now,
         )
-    queue_id = None if queue is None else queue.id
     if queue is not None and queue.hours is not None and not queue.hours.is_open(now):
         opens = queue.hours.next_open(now)
         when = "never (it has no hours)" if opens is None else f"at {opens:%Y-%m-%d %H:%M} UTC"
@@ -168,9 +169,9 @@ def decide(
             at=now,
         )
     best, counts = _least_loaded(contact, agents, loads, queue)
-    skipped = ", ".join(f"{n} {why}" for why, n in counts.items() if n)
+    skipped = ", ".join(f"{why}: {n}" for why, n in counts.items() if n)
     if skipped:
-        passed.append(f"agents passed over: {skipped}")
+        passed.append(f"agents passed over, {skipped}")
     if best is None:
         return _decision(
             outcome="queued" if queue is not None else "unrouted",
@@ -286,11 +287,11 @@ def _least_loaded(
             if best_key is None or key < best_key:
                 best, best_key = agent, key
     counts = {
-        f"do not take {channel}": no_channel,
-        "are away or offline": away,
-        "lack skill " + ", ".join(sorted(skills)): no_skill,
-        f"do not speak {language}": no_language,
-        f"are at capacity on {channel}": full,
+        f"not taking {channel}": no_channel,
+        "away or offline": away,
+        "lacking skill " + ", ".join(sorted(skills)): no_skill,
+        f"not speaking {language}": no_language,
+        f"at capacity on {channel}": full,
     }
     return best, counts
 
