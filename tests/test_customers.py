@@ -13,7 +13,7 @@ from omnikit import (
     Omnikit,
     PostalAddress,
 )
-from omnikit.identity import _phone
+from omnikit.identity import _phone, _phone_key
 
 
 def test_identify_creates_then_finds_by_any_identifier(kit: Omnikit) -> None:
@@ -101,9 +101,10 @@ def _count_validity_checks(
 ) -> list[str]:
     """Count ``phonenumbers.is_valid_number`` calls (by E.164); with ``answer``, give it.
 
-    Clears the normalisation cache first: it remembers numbers found valid.
+    Clears the normalisation caches first: they remember numbers found valid.
     """
     _phone.cache_clear()
+    _phone_key.cache_clear()
     calls: list[str] = []
     real = phonenumbers.is_valid_number
 

@@ -15,7 +15,7 @@ from omnikit import (
     normalize_handle,
     normalize_phone,
 )
-from omnikit.identity import _phone, normalize_region, phone_key
+from omnikit.identity import _phone, _phone_key, normalize_region, phone_key
 
 
 @pytest.mark.parametrize(
@@ -169,8 +169,9 @@ def test_phone_key_refuses_what_normalize_phone_refuses_before_the_check(
     assert str(by_key.value) == str(by_normalize.value)
 
 
-def test_validity_is_checked_once_per_cached_number(monkeypatch: pytest.MonkeyPatch) -> None:
-    _phone.cache_clear()  # it remembers numbers found valid
+def test_phone_key_runs_no_validity_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    _phone.cache_clear()
+    _phone_key.cache_clear()
     calls: list[phonenumbers.PhoneNumber] = []
     real_check = phonenumbers.is_valid_number
 
@@ -180,10 +181,10 @@ def test_validity_is_checked_once_per_cached_number(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(phonenumbers, "is_valid_number", counting_check)
     raw = "020 765 4399"
-    assert phone_key(raw, "NL") == "+31207654399"
+    assert phone_key(raw, "NL") == phone_key("+31 20 765 4399") == "+31207654399"
     assert calls == []
     assert normalize_phone(raw, "NL") == normalize_phone(raw, "NL") == "+31207654399"
-    assert len(calls) == 1
+    assert len(calls) == 1  # the second normalize_phone is a cache hit
     for _ in range(2):
         with pytest.raises(InvalidIdentityError):
             normalize_phone("020 76", "NL")  # an invalid number is checked every time

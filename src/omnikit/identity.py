@@ -42,6 +42,7 @@ __all__ = [
     "normalize_handle",
     "normalize_phone",
     "normalize_region",
+    "phone_key",
 ]
 
 _CACHE_SIZE = 65_536
@@ -114,16 +115,7 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
     Raises ``InvalidIdentityError`` for an empty, malformed or invalid number, and for a
     number without country code when no region is given.
     """
-    raw = _require_str(raw, "a phone number")
-    region = normalize_region(region)
-    parsed = _phone(raw, region)
-    number = parsed.unchecked
-    if number is not None:
-        if not phonenumbers.is_valid_number(number):
-            where = f" for region {region}" if region and not parsed.international else ""
-            raise InvalidIdentityError(f"{raw!r} is not a valid phone number{where}")
-        parsed.unchecked = None  # valid: later calls skip the check
-    return parsed.e164
+    return _phone(_require_str(raw, "a phone number"), normalize_region(region))
 
 
 def phone_key(raw: str, region: str | None = None) -> str:
@@ -134,29 +126,31 @@ def phone_key(raw: str, region: str | None = None) -> str:
     raises the same ``InvalidIdentityError``, but a number that only fails the validity
     check (``+31 12``) is returned rather than refused. Such a number is never stored,
     so a look-up by it finds nothing. Call ``normalize_phone`` on the raw value before
-    storing it or reporting that it matched nothing.
+    storing it or reporting that it matched nothing. Cached like ``normalize_phone``,
+    in a cache of its own.
     """
-    return _phone(_require_str(raw, "a phone number"), normalize_region(region)).e164
-
-
-class _Parsed:
-    """A parsed phone number, cached per raw value and region.
-
-    ``unchecked`` holds the parsed number until ``normalize_phone`` has found it valid,
-    then ``None``: the validity check runs once per cached value, and only when a
-    caller needs it (a look-up of a stored number does not).
-    """
-
-    __slots__ = ("e164", "international", "unchecked")
-
-    def __init__(self, e164: str, international: bool, number: phonenumbers.PhoneNumber) -> None:
-        self.e164 = e164
-        self.international = international  # written with "+": the region was not used
-        self.unchecked: phonenumbers.PhoneNumber | None = number
+    return _phone_key(_require_str(raw, "a phone number"), normalize_region(region))
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
-def _phone(raw: str, region: str | None) -> _Parsed:
+def _phone(raw: str, region: str | None) -> str:
+    number, where = _parse_phone(raw, region)
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidIdentityError(f"{raw!r} is not a valid phone number{where}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _phone_key(raw: str, region: str | None) -> str:
+    # Strings only, as in _phone: a cache of parsed numbers would keep objects alive
+    # that the garbage collector then traverses again and again.
+    number, _ = _parse_phone(raw, region)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parse_phone(raw: str, region: str | None) -> tuple[phonenumbers.PhoneNumber, str]:
+    """The parsed number and, for messages, the region it was read in (``" for region NL"``
+    or ``""``); raises ``InvalidIdentityError`` for input that cannot be a number."""
     # NFKC leaves ASCII text as it is, and most numbers arrive in ASCII.
     text = (raw if raw.isascii() else unicodedata.normalize("NFKC", raw)).strip()
     if not text:
@@ -168,21 +162,19 @@ def _phone(raw: str, region: str | None) -> _Parsed:
             f"{raw!r} is not a valid phone number: only digits, one leading '+', spaces "
             "and - . / ( ) may appear"
         )
-    international = text.startswith("+")
-    if not international and region is None:
+    if not text.startswith("+") and region is None:
         raise InvalidIdentityError(
             f"{raw!r} has no country code; pass region= (for example region='NL') "
             "or set the kit's default_region"
         )
+    where = f" for region {region}" if region and not text.startswith("+") else ""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as error:
-        where = f" for region {region}" if region and not international else ""
         raise InvalidIdentityError(
             f"{raw!r} is not a valid phone number{where}: {_reason(error)}"
         ) from None
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return _Parsed(e164, international, number)
+    return number, where
 
 
 def _reason(error: phonenumbers.NumberParseException) -> str:
