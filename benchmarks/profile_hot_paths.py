@@ -35,7 +35,7 @@ from _common import (
 )
 
 from omnikit import Omnikit
-from omnikit.identity import _phone
+from omnikit.identity import _phone, _phone_key
 
 PATHS = ("record", "record_many", "identify", "identify_cached", "card")
 
@@ -138,6 +138,7 @@ def main() -> None:
         phones = [raw for _, raw in people[200 : 200 + samples]]
         if "identify" in paths:
             _phone.cache_clear()
+            _phone_key.cache_clear()
             profile(
                 "kit.customers.identify, normalisation not cached",
                 lambda: [kit.customers.identify(phone=raw) for raw in phones],

@@ -367,6 +367,40 @@ def test_find_rejects_bad_phone(kit: Omnikit, store: StoreState, jan: Customer, 
     assert names(phone, str(error)), str(error)
 
 
+@pytest.mark.parametrize("phone", ["+31 12", "020 12", "+31 20 123 4567 8"])
+def test_number_that_parses_but_is_invalid_is_never_stored(
+    kit: Omnikit, store: StoreState, jan: Customer, phone: str
+) -> None:
+    # A phone number given alone is looked up before its validity is checked; the check
+    # must still refuse it on every path that could store it or report no match, also
+    # when the number's normalisation is already cached (the second identify).
+    customers = kit.customers
+    rejects_each(
+        store,
+        [
+            ("identify", InvalidIdentityError, lambda: customers.identify(phone=phone)),
+            ("identify again", InvalidIdentityError, lambda: customers.identify(phone=phone)),
+            (
+                "identify with name and source",
+                InvalidIdentityError,
+                lambda: customers.identify(phone=phone, name="New", source="phone"),
+            ),
+            (
+                "identify with the e-mail of a customer",
+                InvalidIdentityError,
+                lambda: customers.identify(phone=phone, email="jan@example.nl"),
+            ),
+            ("find", InvalidIdentityError, lambda: customers.find(phone=phone)),
+            (
+                "add_identity",
+                InvalidIdentityError,
+                lambda: customers.add_identity(jan.id, phone=phone),
+            ),
+        ],
+    )
+    assert customers.get(jan.id) == jan
+
+
 @pytest.mark.parametrize("phone", BAD_PHONES)
 @pytest.mark.parametrize("region", [None, "NL", "PL"])
 def test_normalize_phone_rejects_bad_phone(phone: str, region: str | None) -> None:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 
-from omnikit import AmbiguousIdentityError, IdentityKind, NotFoundError, Omnikit, PostalAddress
+from omnikit import (
+    AmbiguousIdentityError,
+    IdentityKind,
+    InvalidIdentityError,
+    NotFoundError,
+    Omnikit,
+    PostalAddress,
+)
+from omnikit.identity import _phone, _phone_key
 
 
 def test_identify_creates_then_finds_by_any_identifier(kit: Omnikit) -> None:
@@ -85,3 +94,61 @@ def test_customer_ids_are_time_ordered(kit: Omnikit) -> None:
     ids = [kit.customers.identify(email=f"c{n}@example.nl").id for n in range(20)]
     assert ids == sorted(ids)
     assert all(len(i) == 36 and i[14] == "7" for i in ids)  # UUIDv7 layout
+
+
+def _count_validity_checks(
+    monkeypatch: pytest.MonkeyPatch, *, answer: bool | None = None
+) -> list[str]:
+    """Count ``phonenumbers.is_valid_number`` calls (by E.164); with ``answer``, give it.
+
+    Clears the normalisation caches first: they remember numbers found valid.
+    """
+    _phone.cache_clear()
+    _phone_key.cache_clear()
+    calls: list[str] = []
+    real = phonenumbers.is_valid_number
+
+    def check(number: phonenumbers.PhoneNumber) -> bool:
+        calls.append(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        return real(number) if answer is None else answer
+
+    monkeypatch.setattr(phonenumbers, "is_valid_number", check)
+    return calls
+
+
+def test_identify_of_a_stored_number_skips_the_validity_check(
+    kit: Omnikit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jan = kit.customers.identify(phone="020 555 0101", name="Jan")
+    calls = _count_validity_checks(monkeypatch)
+    # written forms this process has not normalised yet, so none is cached
+    assert kit.customers.identify(phone="+31 20 555 0101").id == jan.id
+    assert kit.customers.find(phone="0031 20 555 0101") == kit.customers.get(jan.id)
+    assert calls == []  # the stored identity passed the check when it was stored
+    assert kit.customers.find(phone="020 555 0102") is None  # not stored: checked
+    assert calls == ["+31205550102"]
+    piet = kit.customers.identify(phone="020 555 0103")  # a new customer: checked
+    assert calls == ["+31205550102", "+31205550103"]
+    assert piet.values("phone") == ["+31205550103"]
+
+
+def test_a_stored_number_is_recognised_without_the_check_a_new_one_must_pass(
+    kit: Omnikit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if phonenumbers' metadata had changed since the number was stored: the check
+    # now refuses every number. A stored number still finds its customer; a number that
+    # would be stored, or that matches nothing, is refused.
+    jan = kit.customers.identify(phone="020 555 0201", email="jan@example.nl")
+    _count_validity_checks(monkeypatch, answer=False)
+    assert kit.customers.identify(phone="+31 20 555 0201").id == jan.id
+    assert kit.customers.find(phone="020-5550201") == kit.customers.get(jan.id)
+    for call in (
+        lambda: kit.customers.identify(phone="020 555 0202"),
+        lambda: kit.customers.find(phone="020 555 0202"),
+        lambda: kit.customers.identify(phone="020 555 0203", email="jan@example.nl"),
+        lambda: kit.customers.add_identity(jan.id, phone="020 555 0204"),
+    ):
+        with pytest.raises(InvalidIdentityError, match="is not a valid phone number"):
+            call()
+    assert kit.customers.get(jan.id).values("phone") == ["+31205550201"]
+    assert kit.customers.find(email="jan@example.nl") == kit.customers.get(jan.id)

@@ -15,7 +15,7 @@ from omnikit import (
     normalize_handle,
     normalize_phone,
 )
-from omnikit.identity import normalize_region
+from omnikit.identity import _phone, _phone_key, normalize_region, phone_key
 
 
 @pytest.mark.parametrize(
@@ -130,3 +130,62 @@ def test_address_country_from_text_wins_over_region() -> None:
 def test_empty_address_is_rejected() -> None:
     with pytest.raises(InvalidIdentityError):
         normalize_address(" , ", "NL")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "020 123 4567",
+        "0031 20 123 4567",
+        "+31 20 123 4567",
+        "(020) 123.45.67",
+        "\uff10\uff12\uff10 1234567",
+    ],
+)
+def test_phone_key_is_the_normalised_value_of_a_valid_number(raw: str) -> None:
+    assert phone_key(raw, "NL") == normalize_phone(raw, "NL") == "+31201234567"
+
+
+@pytest.mark.parametrize(("raw", "key"), [("+31 12", "+3112"), ("06 1234", "+3161234")])
+def test_phone_key_leaves_the_validity_check_to_normalize_phone(raw: str, key: str) -> None:
+    assert phone_key(raw, "NL") == key
+    with pytest.raises(InvalidIdentityError) as caught:
+        normalize_phone(raw, "NL")
+    assert repr(raw) in str(caught.value)
+    assert phone_key(raw, "NL") == key  # the refusal is not cached as a value
+
+
+@pytest.mark.parametrize(
+    ("raw", "region"),
+    [("not a number", "NL"), ("", "NL"), ("++31201234567", "NL"), ("020 1", None)],
+)
+def test_phone_key_refuses_what_normalize_phone_refuses_before_the_check(
+    raw: str, region: str | None
+) -> None:
+    with pytest.raises(InvalidIdentityError) as by_normalize:
+        normalize_phone(raw, region)
+    with pytest.raises(InvalidIdentityError) as by_key:
+        phone_key(raw, region)
+    assert str(by_key.value) == str(by_normalize.value)
+
+
+def test_phone_key_runs_no_validity_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    _phone.cache_clear()
+    _phone_key.cache_clear()
+    calls: list[phonenumbers.PhoneNumber] = []
+    real_check = phonenumbers.is_valid_number
+
+    def counting_check(number: phonenumbers.PhoneNumber) -> bool:
+        calls.append(number)
+        return real_check(number)
+
+    monkeypatch.setattr(phonenumbers, "is_valid_number", counting_check)
+    raw = "020 765 4399"
+    assert phone_key(raw, "NL") == phone_key("+31 20 765 4399") == "+31207654399"
+    assert calls == []
+    assert normalize_phone(raw, "NL") == normalize_phone(raw, "NL") == "+31207654399"
+    assert len(calls) == 1  # the second normalize_phone is a cache hit
+    for _ in range(2):
+        with pytest.raises(InvalidIdentityError):
+            normalize_phone("020 76", "NL")  # an invalid number is checked every time
+    assert len(calls) == 3

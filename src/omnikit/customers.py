@@ -11,7 +11,7 @@ the race to create sees ``DuplicateKeyError`` and tries again, finding the winne
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,13 @@ from omnikit.errors import (
     StoreError,
     ValidationError,
 )
-from omnikit.identity import Identifier, collect_identifiers, normalize_region
+from omnikit.identity import (
+    Identifier,
+    collect_identifiers,
+    normalize_phone,
+    normalize_region,
+    phone_key,
+)
 from omnikit.merge import merge_customers, survivor, unmerge_customers
 from omnikit.model import Customer, CustomerEvent, Identity, IdentityKind, Merge, PostalAddress
 from omnikit.privacy import erase_customer, export_customer
@@ -81,7 +87,10 @@ class Customers:
         ``merge_policy="verified"`` merges them because every identity involved is
         verified).
         """
-        wanted = self._identifiers(phone, email, handles, external_ids, address, region)
+        region = self._region(region)
+        wanted = self._identifiers(
+            phone, email, handles, external_ids, address, region, lookup=True
+        )
         source = self._source(source)
         name = _validate.optional_text(name, "name", max_chars=500)
         language = _validate.language(language)
@@ -99,8 +108,10 @@ class Customers:
                         customer, wanted, name, language, self._kit.now()
                     ):
                         return customer
+                if customer is None:
+                    _check(wanted, region)  # before taking the write lock
                 with self._kit.events.collecting(), store.transaction(write=True) as tx:
-                    return self._identify_locked(tx, wanted, name, language, source)
+                    return self._identify_locked(tx, wanted, name, language, source, region)
             except DuplicateKeyError:
                 log.debug("identify lost a race to another writer; trying again")
         raise StoreError(f"identify() kept colliding with other writers ({_ATTEMPTS} attempts)")
@@ -112,6 +123,7 @@ class Customers:
         name: str | None,
         language: str | None,
         source: str | None,
+        region: str | None,
     ) -> Customer:
         now = self._kit.now()
         holders = _holders(tx, wanted)
@@ -120,6 +132,7 @@ class Customers:
             holders = _holders(tx, wanted)
         found = next(iter(holders), None)
         if found is None:
+            _check(wanted, region)
             customer_id = new_id()
             tx.insert_customer(
                 Customer(
@@ -139,6 +152,7 @@ class Customers:
             return created
         customer = survivor(tx, found)
         have = {(i.kind, i.scope or "", i.value): i for i in customer.identities}
+        _check((i for i in wanted if (i.kind, i.scope, i.value) not in have), region)
         for identifier in wanted:
             known = have.get((identifier.kind, identifier.scope, identifier.value))
             if known is None:
@@ -169,9 +183,15 @@ class Customers:
 
         Raises like ``identify`` for bad identifiers and for ambiguity.
         """
-        wanted = self._identifiers(phone, email, handles, external_ids, address, region)
+        region = self._region(region)
+        wanted = self._identifiers(
+            phone, email, handles, external_ids, address, region, lookup=True
+        )
         with self._kit.store.transaction() as tx:
-            return _known(tx, wanted)
+            customer = _known(tx, wanted)
+        if customer is None:
+            _check(wanted, region)
+        return customer
 
     def get(self, customer_id: str) -> Customer:
         """The customer with this id; raises ``NotFoundError`` when there is none."""
@@ -263,7 +283,9 @@ class Customers:
         becomes ambiguous.
         """
         customer_id = _validate.object_id(customer_id, "customer")
-        wanted = self._identifiers(phone, email, handles, external_ids, address, region)
+        wanted = self._identifiers(
+            phone, email, handles, external_ids, address, self._region(region)
+        )
         source = self._source(source)
         if not isinstance(verified, bool) or not isinstance(shared, bool):
             raise ValidationError("verified and shared must be True or False")
@@ -429,6 +451,10 @@ class Customers:
             customer = survivor(tx, customer_id)
             return tx.customer_events(customer.id)
 
+    def _region(self, region: str | None) -> str | None:
+        """The region for numbers and addresses without a country: the call's or the kit's."""
+        return normalize_region(region) if region is not None else self._kit.default_region
+
     def _identifiers(
         self,
         phone: str | None,
@@ -437,14 +463,31 @@ class Customers:
         external_ids: Mapping[str, str] | None,
         address: str | PostalAddress | None,
         region: str | None,
+        *,
+        lookup: bool = False,
     ) -> list[Identifier]:
+        """The normalised identifiers of a call; ``region`` is already ``_region``'s.
+
+        With ``lookup``, a phone number given alone skips the validity check (see
+        ``phone_key``): a look-up that finds it stored needs none, and the caller
+        ``_check``s it before storing it or answering that nothing matched.
+        """
+        if (
+            lookup
+            and phone is not None
+            and email is None
+            and handles is None
+            and external_ids is None
+            and address is None
+        ):
+            return [Identifier(IdentityKind.PHONE, "", phone_key(phone, region), phone)]
         wanted = collect_identifiers(
             phone=phone,
             email=email,
             handles=handles,
             external_ids=external_ids,
             address=address,
-            region=normalize_region(region) if region is not None else self._kit.default_region,
+            region=region,
             channels=self._kit.channels,
         )
         if not wanted:
@@ -460,6 +503,19 @@ def _reason(value: object) -> str:
     if not text or not text.strip():
         raise ValidationError(f"reason {value!r} is empty; say why, for the audit trail")
     return text.strip()
+
+
+def _check(identifiers: Iterable[Identifier], region: str | None) -> None:
+    """Raise ``InvalidIdentityError`` for a phone number among ``identifiers`` that
+    ``normalize_phone`` refuses: before it is stored, or reported as matching nothing.
+
+    A phone number looked up alone was normalised without the validity check
+    (``phone_key``); a stored number passed it when it was stored. Every other
+    identifier was checked in full already, and checking again is a cache hit.
+    """
+    for identifier in identifiers:
+        if identifier.kind is IdentityKind.PHONE:
+            normalize_phone(identifier.raw, region)
 
 
 def _known(tx: StoreTransaction, wanted: list[Identifier]) -> Customer | None:

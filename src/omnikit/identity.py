@@ -42,6 +42,7 @@ __all__ = [
     "normalize_handle",
     "normalize_phone",
     "normalize_region",
+    "phone_key",
 ]
 
 _CACHE_SIZE = 65_536
@@ -117,9 +118,41 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
     return _phone(_require_str(raw, "a phone number"), normalize_region(region))
 
 
+def phone_key(raw: str, region: str | None = None) -> str:
+    """The E.164 form of a phone number for looking it up, without the validity check.
+
+    ``normalize_phone`` less its last step, ``phonenumbers.is_valid_number``: the value
+    is the same for every number ``normalize_phone`` accepts, and malformed input
+    raises the same ``InvalidIdentityError``, but a number that only fails the validity
+    check (``+31 12``) is returned rather than refused. Such a number is never stored,
+    so a look-up by it finds nothing. Call ``normalize_phone`` on the raw value before
+    storing it or reporting that it matched nothing. Cached like ``normalize_phone``,
+    in a cache of its own.
+    """
+    return _phone_key(_require_str(raw, "a phone number"), normalize_region(region))
+
+
 @lru_cache(maxsize=_CACHE_SIZE)
 def _phone(raw: str, region: str | None) -> str:
-    text = unicodedata.normalize("NFKC", raw).strip()
+    number, where = _parse_phone(raw, region)
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidIdentityError(f"{raw!r} is not a valid phone number{where}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _phone_key(raw: str, region: str | None) -> str:
+    # Strings only, as in _phone: a cache of parsed numbers would keep objects alive
+    # that the garbage collector then traverses again and again.
+    number, _ = _parse_phone(raw, region)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parse_phone(raw: str, region: str | None) -> tuple[phonenumbers.PhoneNumber, str]:
+    """The parsed number and, for messages, the region it was read in (``" for region NL"``
+    or ``""``); raises ``InvalidIdentityError`` for input that cannot be a number."""
+    # NFKC leaves ASCII text as it is, and most numbers arrive in ASCII.
+    text = (raw if raw.isascii() else unicodedata.normalize("NFKC", raw)).strip()
     if not text:
         raise InvalidIdentityError(f"{raw!r} is not a phone number: it is empty")
     if len(text) > 64:
@@ -141,9 +174,7 @@ def _phone(raw: str, region: str | None) -> str:
         raise InvalidIdentityError(
             f"{raw!r} is not a valid phone number{where}: {_reason(error)}"
         ) from None
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidIdentityError(f"{raw!r} is not a valid phone number{where}")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return number, where
 
 
 def _reason(error: phonenumbers.NumberParseException) -> str:

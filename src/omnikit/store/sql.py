@@ -1126,25 +1126,33 @@ class SqlTransaction(StoreTransaction):
 # rows <-> models -------------------------------------------------------------------------
 
 _CUSTOMER_COLUMNS = len(customers.c)
+_IDENTITY_KINDS = {kind.value: kind for kind in IdentityKind}
+"""``IdentityKind`` by value: a dictionary look-up costs less than the enum's call."""
 
 
 def _customer(rows: Sequence[Row]) -> Customer | None:
-    """A customer from rows of customer columns followed by identity columns."""
+    """A customer from rows of customer columns followed by identity columns.
+
+    Recognition reads a customer on every call, so the common cases are cheap: no
+    attributes (``{}``, not parsed) and an instant equal to the one before it (a
+    customer never updated, an identity seen once), which reuses that datetime.
+    """
     if not rows:
         return None
     id_, name, language, attributes, created_at, updated_at, _merged, _erased = rows[0][
         :_CUSTOMER_COLUMNS
     ]
+    created = from_micros(created_at)
     return Customer.trusted(
         id=id_,
         name=name,
         language=language,
-        attributes=json.loads(attributes),
+        attributes={} if attributes == "{}" else json.loads(attributes),
         identities=tuple(
             _identity(row[_CUSTOMER_COLUMNS:]) for row in rows if row[_CUSTOMER_COLUMNS] is not None
         ),
-        created_at=from_micros(created_at),
-        updated_at=from_micros(updated_at),
+        created_at=created,
+        updated_at=created if updated_at == created_at else from_micros(updated_at),
     )
 
 
@@ -1164,17 +1172,18 @@ def _identity(row: Row) -> Identity:
         at,
         shared,
     ) = row
+    first_seen = from_micros(first)
     return Identity.trusted(
         id=id_,
         customer_id=customer_id,
-        kind=IdentityKind(kind),
+        kind=_IDENTITY_KINDS[kind],
         scope=scope or None,
         value=value,
         raw=raw,
         source=source,
         verified=bool(verified),
-        first_seen_at=from_micros(first),
-        last_seen_at=from_micros(last),
+        first_seen_at=first_seen,
+        last_seen_at=first_seen if last == first else from_micros(last),
         undeliverable_reason=reason,
         undeliverable_at=None if at is None else from_micros(at),
         shared=bool(shared),
