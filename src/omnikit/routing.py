@@ -28,6 +28,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from pydantic import JsonValue
@@ -231,9 +232,19 @@ def _mismatch(queue: Queue, contact: Contact) -> str | None:
     attributes = contact.attributes or {}
     for key, wanted in queue.attributes.items():
         if attributes.get(key) != wanted:
-            have = json.dumps(attributes[key]) if key in attributes else "none"
-            return f"wants attribute {key}={json.dumps(wanted)}, the customer has {have}"
+            have = _json(attributes[key]) if key in attributes else "none"
+            return f"wants attribute {key}={_json(wanted)}, the customer has {have}"
     return None
+
+
+_PLAIN = {True: "true", False: "false", None: "null"}
+
+
+def _json(value: JsonValue) -> str:
+    """``value`` as JSON; the common true/false/null without the encoder's cost."""
+    if value is True or value is False or value is None:
+        return _PLAIN[value]
+    return json.dumps(value)
 
 
 def _matches(queue: Queue, contact: Contact) -> str:
@@ -245,29 +256,39 @@ def _matches(queue: Queue, contact: Contact) -> str:
     if queue.purposes:
         shared = sorted(set(queue.purposes) & set(contact.purposes))
         parts.append(f"purpose {', '.join(shared)}")
-    parts.extend(f"attribute {key}={json.dumps(value)}" for key, value in queue.attributes.items())
+    parts.extend(f"attribute {key}={_json(value)}" for key, value in queue.attributes.items())
     return ", ".join(parts) or "it takes every contact"
 
 
-def _least_loaded(
-    contact: Contact,
+_Static = tuple[list[Agent], list[tuple[int, int]], tuple[int, int, int, int]]
+"""What does not change between decisions for the same agents and the same kind of
+contact: the agents (kept so that their ids stay theirs), the qualifying ones as
+``(position, capacity)``, and how many were left out for each standing reason."""
+
+_STATIC: dict[tuple[object, ...], _Static] = {}
+_STATIC_LIMIT = 512
+
+
+def _static(
     agents: Sequence[tuple[Agent, int]],
-    loads: Mapping[str, int],
-    queue: Queue | None,
-) -> tuple[Agent | None, dict[str, int]]:
-    channel = contact.channel
-    skills = frozenset(queue.skills) if queue is not None else frozenset()
-    language = contact.language
+    channel: str,
+    skills: frozenset[str],
+    language: str | None,
+) -> _Static:
+    """The agents who could take such a contact, whatever their load: cached by the
+    agents' identity, so a decision over the same 200 agents scans only those."""
+    key = (tuple(map(id, map(itemgetter(0), agents))), channel, skills, language)
+    found = _STATIC.get(key)
+    if found is not None:
+        return found
     primary = None if language is None else language.split("-", 1)[0]
-    no_channel = away = no_skill = no_language = full = 0
-    best: Agent | None = None
-    best_key: tuple[float, int, str] | None = None
-    available = Presence.AVAILABLE
-    for agent, seq in agents:  # the hot loop: 200 agents in well under 100 µs
+    no_channel = away = no_skill = no_language = 0
+    qualifying = []
+    for position, (agent, _) in enumerate(agents):
         capacity = agent.capacity.get(channel, 0)
         if capacity <= 0:
             no_channel += 1
-        elif agent.presence is not available:
+        elif agent.presence is not Presence.AVAILABLE:
             away += 1
         elif skills and not skills <= agent.skills:
             no_skill += 1
@@ -279,13 +300,38 @@ def _least_loaded(
         ):
             no_language += 1
         else:
-            used = loads.get(agent.id, 0)
-            if used >= capacity:
-                full += 1
-                continue
-            key = (used / capacity, seq, agent.id)
-            if best_key is None or key < best_key:
-                best, best_key = agent, key
+            qualifying.append((position, capacity))
+    if len(_STATIC) >= _STATIC_LIMIT:
+        _STATIC.clear()
+    found = ([agent for agent, _ in agents], qualifying, (no_channel, away, no_skill, no_language))
+    _STATIC[key] = found
+    return found
+
+
+def _least_loaded(
+    contact: Contact,
+    agents: Sequence[tuple[Agent, int]],
+    loads: Mapping[str, int],
+    queue: Queue | None,
+) -> tuple[Agent | None, dict[str, int]]:
+    channel = contact.channel
+    skills = frozenset(queue.skills) if queue is not None else frozenset()
+    language = contact.language
+    _, qualifying, (no_channel, away, no_skill, no_language) = _static(
+        agents, channel, skills, language
+    )
+    full = 0
+    best: Agent | None = None
+    best_key: tuple[float, int, str] | None = None
+    for position, capacity in qualifying:
+        agent, seq = agents[position]
+        used = loads.get(agent.id, 0)
+        if used >= capacity:
+            full += 1
+            continue
+        key = (used / capacity, seq, agent.id)
+        if best_key is None or key < best_key:
+            best, best_key = agent, key
     counts = {
         f"not taking {channel}": no_channel,
         "away or offline": away,
