@@ -16,6 +16,7 @@ from omnikit import Omnikit, StoreError, ValidationError
 from omnikit.store.migrate import HEAD, alembic_config, upgrade
 from omnikit.store.postgres import create_postgres_engine
 from omnikit.store.schema import VERSION_TABLE
+from omnikit.testing.store import customer
 from tests.conftest import PostgresServer, require_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,6 +158,20 @@ def test_server_going_away_is_a_store_error_and_the_next_call_works(
         else:
             pytest.fail("the kit did not recover after the server came back")
         assert kit.journey(jan.id).steps[-1].id == recorded.id
+
+
+def test_a_read_transaction_sees_one_snapshot_and_cannot_write(store_url: str) -> None:
+    with Omnikit(store_url, pool_size=1, max_overflow=1) as kit:
+        jan = kit.customers.identify(email="jan@example.nl")
+        first = kit.record(customer=jan.id, channel="sms", direction="inbound", kind="message")
+        with kit.store.transaction() as tx:
+            assert [i.id for i in tx.timeline(jan.id)] == [first.id]
+            later = kit.record(customer=jan.id, channel="sms", direction="inbound", kind="message")
+            assert [i.id for i in tx.timeline(jan.id)] == [first.id]  # the same snapshot
+            assert [c.count for c in tx.channel_summary(jan.id)] == [1]
+        assert [s.id for s in kit.journey(jan.id).steps] == [first.id, later.id]
+        with pytest.raises(StoreError, match="read-only"), kit.store.transaction() as tx:
+            tx.insert_customer(customer())
 
 
 @pytest.fixture

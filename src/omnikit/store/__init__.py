@@ -145,7 +145,11 @@ class Store(Protocol):
     """The URL the store was opened with, password masked."""
 
     def transaction(self, *, write: bool = False) -> AbstractContextManager[StoreTransaction]:
-        """One transaction; ``write=True`` takes the write lock up front where needed."""
+        """One transaction; ``write=True`` takes the write lock up front where needed.
+
+        ``write=False`` is a read transaction: all its reads see one consistent
+        snapshot of the store, and it must not write (PostgreSQL refuses).
+        """
         ...
 
     def close(self) -> None:

@@ -74,14 +74,23 @@ Row = Sequence[Any]
 Cursor = Any
 """A DB-API 2.0 cursor (``sqlite3.Cursor``, ``psycopg.Cursor``)."""
 
+Sent = tuple[str, Mapping[str, Any]]
+"""A compiled statement and its parameters."""
+
 
 class Backend(Protocol):
     """What one database adds to the shared SQL store."""
 
     name: str
 
-    def begin(self, cursor: Cursor, *, write: bool) -> None:
-        """Start a transaction on ``cursor``'s connection."""
+    def begin(self, cursor: Cursor, *, write: bool) -> str | None:
+        """Start a transaction on ``cursor``'s connection, or return the statement that
+        starts it: the store then sends that with the transaction's first statement."""
+        ...
+
+    def together(self, cursor: Cursor) -> AbstractContextManager[object]:
+        """A context whose statements on ``cursor``'s connection reach the server
+        together, their results read as it ends (one round trip for several)."""
         ...
 
     def insert_ignoring(self, table: Table, *unique: str) -> Insert:
@@ -196,18 +205,44 @@ class _Statements:
 
 
 class SqlTransaction(StoreTransaction):
-    """One transaction on a driver cursor; see ``StoreTransaction`` for the methods."""
+    """One transaction on a driver cursor; see ``StoreTransaction`` for the methods.
 
-    __slots__ = ("_cur", "_sql")
+    ``begin``, when given, is the statement that starts the transaction: it goes to
+    the server with the first statement, in the same round trip.
+    """
 
-    def __init__(self, cursor: Cursor, statements: _Statements) -> None:
+    __slots__ = ("_begin", "_cur", "_sql")
+
+    def __init__(self, cursor: Cursor, statements: _Statements, begin: str | None = None) -> None:
         self._cur = cursor
         self._sql = statements
+        self._begin = begin
 
     def _run(self, name: str, build: Callable[[], ClauseElement], params: Mapping[str, Any]) -> Any:
+        sql = self._sql.sql(name, build)
+        if self._begin is not None:
+            return self._start([(sql, params)])[0]
         cursor = self._cur
-        cursor.execute(self._sql.sql(name, build), params)
+        cursor.execute(sql, params)
         return cursor
+
+    def _send(self, begin: str | None, batch: Sequence[Sent]) -> list[Cursor]:
+        cursor = self._cur
+        if begin is None and len(batch) == 1:
+            cursor.execute(*batch[0])
+            return [cursor]
+        cursors = [cursor, *(cursor.connection.cursor() for _ in batch[1:])] if batch else []
+        with self._sql.backend().together(cursor):
+            if begin is not None:
+                cursor.execute(begin)
+            for each, (sql, params) in zip(cursors, batch, strict=True):
+                each.execute(sql, params)
+        return cursors
+
+    def _start(self, batch: Sequence[Sent]) -> list[Cursor]:
+        """The transaction's first round trip: its ``BEGIN`` with ``batch``."""
+        begin, self._begin = self._begin, None
+        return self._send(begin, batch)
 
     # customers and identities ----------------------------------------------------
 
@@ -297,13 +332,20 @@ class SqlTransaction(StoreTransaction):
         )
 
     def insert_interaction(self, interaction: Interaction) -> bool:
-        cursor = self._cur
-        cursor.execute(self._insert_interaction_sql(), _interaction_params(interaction))
+        sql = self._insert_interaction_sql()
+        params = _interaction_params(interaction)
+        if self._begin is not None:
+            cursor = self._start([(sql, params)])[0]
+        else:
+            cursor = self._cur
+            cursor.execute(sql, params)
         return bool(cursor.rowcount == 1)
 
     def insert_interactions(self, interactions_: Sequence[Interaction]) -> int:
         if not interactions_:
             return 0
+        if self._begin is not None:
+            self._start([])
         cursor = self._cur
         cursor.executemany(
             self._insert_interaction_sql(), [_interaction_params(i) for i in interactions_]
@@ -1088,10 +1130,10 @@ class _Transaction:
             raise StoreError(f"cannot connect to the store {store.url}: {error}") from None
         try:
             self._cursor = self._connection.cursor()
-            store._backend.begin(self._cursor, write=self._write)
+            begin = store._backend.begin(self._cursor, write=self._write)
         except BaseException as error:
             _reraise(error, self._finish(error))
-        return SqlTransaction(self._cursor, store._statements)
+        return SqlTransaction(self._cursor, store._statements, begin)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
