@@ -16,8 +16,10 @@ connection is in autocommit mode so that psycopg does not send a ``BEGIN`` of it
 
 Pool settings come from keyword arguments or from the URL's query
 (``?pool_size=10&max_overflow=5&pool_timeout=10``); they are taken out of the URL
-before it reaches libpq. Connections are checked before use (``pool_pre_ping``), so
-the first call after a server restart reconnects instead of failing.
+before it reaches libpq. Connections are not checked before use (that would cost a
+round trip per call); instead a connection found gone at a transaction's first round
+trip — after a server restart, say — is replaced and that round trip sent again,
+once. A connection lost later in a transaction fails the call: nothing is re-run.
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ class PostgresBackend:
     def together(self, cursor: Cursor) -> AbstractContextManager[object]:
         return cursor.connection.pipeline()  # type: ignore[no-any-return]
 
+    def is_disconnect(self, error: BaseException, cursor: Cursor) -> bool:
+        connection = cursor.connection
+        return isinstance(error, psycopg.Error) and bool(connection.closed or connection.broken)
+
     def is_unique_violation(self, error: Exception) -> bool:
         return getattr(error, "sqlstate", None) == "23505"  # unique_violation
 
@@ -96,7 +102,6 @@ def create_postgres_engine(url: str, **pool: Any) -> Engine:
     parsed, options = pool_options(parsed.set(drivername="postgresql+psycopg"), pool)
     engine = create_engine(
         parsed,
-        pool_pre_ping=True,
         connect_args={"connect_timeout": _CONNECT_TIMEOUT_S},
         **options,
     )

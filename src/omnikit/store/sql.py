@@ -93,6 +93,10 @@ class Backend(Protocol):
         together, their results read as it ends (one round trip for several)."""
         ...
 
+    def is_disconnect(self, error: BaseException, cursor: Cursor) -> bool:
+        """True when ``error`` means that ``cursor``'s connection is gone."""
+        ...
+
     def insert_ignoring(self, table: Table, *unique: str) -> Insert:
         """``INSERT`` that skips rows clashing with the unique key over ``unique``."""
         ...
@@ -211,11 +215,18 @@ class SqlTransaction(StoreTransaction):
     the server with the first statement, in the same round trip.
     """
 
-    __slots__ = ("_begin", "_cur", "_sql")
+    __slots__ = ("_begin", "_cur", "_owner", "_sql")
 
-    def __init__(self, cursor: Cursor, statements: _Statements, begin: str | None = None) -> None:
+    def __init__(
+        self,
+        cursor: Cursor,
+        statements: _Statements,
+        owner: _Transaction | None = None,
+        begin: str | None = None,
+    ) -> None:
         self._cur = cursor
         self._sql = statements
+        self._owner = owner
         self._begin = begin
 
     def _run(self, name: str, build: Callable[[], ClauseElement], params: Mapping[str, Any]) -> Any:
@@ -240,8 +251,22 @@ class SqlTransaction(StoreTransaction):
         return cursors
 
     def _start(self, batch: Sequence[Sent]) -> list[Cursor]:
-        """The transaction's first round trip: its ``BEGIN`` with ``batch``."""
+        """The transaction's first round trip: its ``BEGIN`` with ``batch``.
+
+        A connection found gone here (a server restart, an idle connection cut) is
+        replaced and the round trip sent once more. Nothing of the transaction can run
+        twice: the server has seen nothing of it but this round trip, whose open
+        transaction it rolled back when the connection ended. Once a round trip has
+        succeeded, a lost connection fails the call instead.
+        """
         begin, self._begin = self._begin, None
+        try:
+            return self._send(begin, batch)
+        except Exception as error:
+            owner = self._owner
+            if owner is None or not owner.reconnect(error):
+                raise
+            self._cur = owner.cursor
         return self._send(begin, batch)
 
     # customers and identities ----------------------------------------------------
@@ -1074,12 +1099,23 @@ class SqlStore:
 
     def _release(self, connection: Any, *, broken: bool) -> None:
         if self._local is None:
-            connection.close()
+            if broken:
+                connection.invalidate()  # closed and dropped: the pool opens a new one
+            else:
+                connection.close()
         elif broken:
             self._local.connection = None
             with self._held_lock:
                 self._held.remove(connection)
             connection.close()
+
+    def _discard(self, connection: Any, error: BaseException) -> None:
+        """Drop a connection found gone, and with it every pooled connection opened
+        before it: a server restart has ended them all."""
+        if self._local is None:
+            self._engine.pool._invalidate(connection, error)
+        else:
+            self._release(connection, broken=True)
 
     def transaction(self, *, write: bool = False) -> AbstractContextManager[StoreTransaction]:
         return _Transaction(self, write)
@@ -1129,11 +1165,36 @@ class _Transaction:
             store._lock.__exit__(None, None, None)
             raise StoreError(f"cannot connect to the store {store.url}: {error}") from None
         try:
-            self._cursor = self._connection.cursor()
-            begin = store._backend.begin(self._cursor, write=self._write)
+            begin = self._begin()
         except BaseException as error:
             _reraise(error, self._finish(error))
-        return SqlTransaction(self._cursor, store._statements, begin)
+        return SqlTransaction(self._cursor, store._statements, self, begin)
+
+    def _begin(self) -> str | None:
+        self._cursor = self._connection.cursor()
+        return self._store._backend.begin(self._cursor, write=self._write)
+
+    @property
+    def cursor(self) -> Cursor:
+        return self._cursor
+
+    def reconnect(self, error: Exception) -> bool:
+        """Replace the connection when ``error`` says it is gone; False otherwise.
+
+        Raises ``StoreError`` when no new connection can be made.
+        """
+        store = self._store
+        if not store._backend.is_disconnect(error, self._cursor):
+            return False
+        log.warning("connection to %s lost (%s); reconnecting", store.url, type(error).__name__)
+        store._discard(self._connection, error)
+        self._connection = self._cursor = None
+        try:
+            self._connection = store._checkout()
+        except Exception as connect_error:
+            raise StoreError(f"cannot connect to the store {store.url}: {connect_error}") from None
+        self._begin()  # the same statement begins the transaction on the new connection
+        return True
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
@@ -1153,7 +1214,7 @@ class _Transaction:
         connection = self._connection
         broken = False
         try:
-            if error is not None:
+            if connection is not None and error is not None:
                 _rollback(connection)
                 dbapi = store._dbapi
                 broken = isinstance(error, dbapi.Error) and not isinstance(
@@ -1166,7 +1227,8 @@ class _Transaction:
                 except Exception:  # a broken connection's cursor may not close
                     broken = True
         finally:
-            store._release(connection, broken=broken)
+            if connection is not None:  # None: lost, and no new one could be made
+                store._release(connection, broken=broken)
             store._lock.__exit__(None, None, None)
         return None if error is None else store._translate(error)
 

@@ -42,6 +42,9 @@ class SqliteBackend:
     def together(self, cursor: Cursor) -> AbstractContextManager[object]:
         return nullcontext()  # a statement is a function call: nothing to save
 
+    def is_disconnect(self, error: BaseException, cursor: Cursor) -> bool:
+        return False  # no server to lose
+
     def is_unique_violation(self, error: Exception) -> bool:
         return str(error).startswith("UNIQUE constraint failed")
 
