@@ -48,6 +48,11 @@ class StoreTransaction(Protocol):
         self, customer_id: str, *, name: str | None, language: str | None, updated_at: int
     ) -> None: ...
     def get_customer(self, customer_id: str) -> Customer | None: ...
+    def current_customer(self, customer_id: str) -> Customer | None:
+        """The customer, or the survivor of its merges (``resolve_customer`` then
+        ``get_customer``); ``None`` for an unknown id. One query when not merged."""
+        ...
+
     def customer_by_identity(self, kind: str, scope: str, value: str) -> Customer | None:
         """The one customer holding this identity unshared and unmerged, with all its
         identities; ``None`` otherwise (then look with ``find_identities``)."""

@@ -74,6 +74,8 @@ Row = Sequence[Any]
 Cursor = Any
 """A DB-API 2.0 cursor (``sqlite3.Cursor``, ``psycopg.Cursor``)."""
 
+Run = tuple[str, Callable[[], ClauseElement], Mapping[str, Any]]
+"""A statement to run: its name in the compiled cache, how to build it, its parameters."""
 Sent = tuple[str, Mapping[str, Any]]
 """A compiled statement and its parameters."""
 
@@ -185,6 +187,20 @@ def _loads(value: str | None) -> Any:
 
 def _all_params(table: Table) -> dict[str, Any]:
     return {column.name: bindparam(column.name) for column in table.c}
+
+
+def _customer_of(customer_id: str) -> Run:
+    """The customer's row (``merged_into`` included) joined with its identities."""
+
+    def build() -> ClauseElement:
+        return (
+            select(customers, identities)
+            .outerjoin(identities, identities.c.customer_id == customers.c.id)
+            .where(customers.c.id == bindparam("id"))
+            .order_by(identities.c.first_seen_at, identities.c.id)
+        )
+
+    return "get_customer", build, {"id": customer_id}
 
 
 class _Statements:
@@ -307,15 +323,14 @@ class SqlTransaction(StoreTransaction):
         )
 
     def get_customer(self, customer_id: str) -> Customer | None:
-        def build() -> ClauseElement:
-            return (
-                select(customers, identities)
-                .outerjoin(identities, identities.c.customer_id == customers.c.id)
-                .where(customers.c.id == bindparam("id"))
-                .order_by(identities.c.first_seen_at, identities.c.id)
-            )
+        return _customer(self._run(*_customer_of(customer_id)).fetchall())
 
-        return _customer(self._run("get_customer", build, {"id": customer_id}).fetchall())
+    def current_customer(self, customer_id: str) -> Customer | None:
+        rows = self._run(*_customer_of(customer_id)).fetchall()
+        if not rows or rows[0][_MERGED_INTO] is None:
+            return _customer(rows)
+        resolved = self.resolve_customer(customer_id)
+        return None if resolved is None else self.get_customer(resolved)
 
     def customer_by_identity(self, kind: str, scope: str, value: str) -> Customer | None:
         def build() -> ClauseElement:
@@ -871,6 +886,7 @@ class SqlTransaction(StoreTransaction):
 # rows <-> models -------------------------------------------------------------------------
 
 _CUSTOMER_COLUMNS = len(customers.c)
+_MERGED_INTO = list(customers.c.keys()).index("merged_into")
 
 
 def _customer(rows: Sequence[Row]) -> Customer | None:

@@ -413,6 +413,9 @@ class StoreConformance:
             assert tx.resolve_customer(other.id) == keep.id
             assert tx.resolve_customer(keep.id) == keep.id
             assert tx.resolve_customer("missing") is None
+            assert tx.current_customer(other.id) == tx.get_customer(keep.id)
+            assert tx.current_customer(keep.id) == tx.get_customer(keep.id)
+            assert tx.current_customer("missing") is None
             assert tx.resolve_customers([other.id, keep.id, "missing", other.id]) == {
                 other.id: keep.id,
                 keep.id: keep.id,
