@@ -80,6 +80,14 @@ class StoreTransaction(Protocol):
         ...
 
     def channel_summary(self, customer_id: str) -> list[ChannelSummary]: ...
+    def customer_activity(
+        self, customer_id: str, recent: int, statuses: Sequence[str], cases_limit: int
+    ) -> tuple[list[Interaction], list[Case], list[ChannelSummary]]:
+        """``recent_interactions(customer_id, recent)``, ``list_cases(customer_id,
+        statuses, cases_limit)`` and ``channel_summary(customer_id)`` at once: what a
+        card shows, in one round trip where the backend has round trips."""
+        ...
+
     def set_interaction_case(self, interaction_id: str, case_id: str) -> None: ...
 
     # cases

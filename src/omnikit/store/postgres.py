@@ -11,8 +11,9 @@ transaction-level advisory lock, so that several processes opening a new databas
 once migrate it once.
 
 Round trips are the cost on PostgreSQL, so the store saves them: ``BEGIN`` goes to the
-server with a transaction's first statement (psycopg's pipeline mode); the driver
-connection is in autocommit mode so that psycopg does not send a ``BEGIN`` of its own.
+server with a transaction's first statement, and independent reads go together
+(psycopg's pipeline mode); the driver connection is in autocommit mode so that
+psycopg does not send a ``BEGIN`` of its own.
 
 Pool settings come from keyword arguments or from the URL's query
 (``?pool_size=10&max_overflow=5&pool_timeout=10``); they are taken out of the URL

@@ -203,6 +203,55 @@ def _customer_of(customer_id: str) -> Run:
     return "get_customer", build, {"id": customer_id}
 
 
+def _recent_interactions(customer_id: str, limit: int) -> Run:
+    def build() -> ClauseElement:
+        return (
+            select(interactions)
+            .where(interactions.c.customer_id == bindparam("customer_id"))
+            .order_by(interactions.c.occurred_at.desc(), interactions.c.id.desc())
+            .limit(bindparam("limit"))
+            .offset(bindparam("offset"))
+        )
+
+    return "recent_interactions", build, {"customer_id": customer_id, "limit": limit, "offset": 0}
+
+
+def _list_cases(customer_id: str | None, statuses: Sequence[str] | None, limit: int) -> Run:
+    by_customer = customer_id is not None
+    n_statuses = len(statuses) if statuses is not None else -1
+
+    def build() -> ClauseElement:
+        query = select(cases)
+        if by_customer:
+            query = query.where(cases.c.customer_id == bindparam("customer_id"))
+        if n_statuses >= 0:
+            query = query.where(cases.c.status.in_([bindparam(f"s{i}") for i in range(n_statuses)]))
+        return (
+            query.order_by(cases.c.created_at.desc(), cases.c.id.desc())
+            .limit(bindparam("limit"))
+            .offset(bindparam("offset"))
+        )
+
+    params: dict[str, Any] = {"customer_id": customer_id, "limit": limit, "offset": 0}
+    params.update({f"s{i}": status for i, status in enumerate(statuses or ())})
+    if not by_customer:
+        del params["customer_id"]
+    return f"list_cases:{by_customer}:{n_statuses}", build, params
+
+
+def _summary_of(customer_id: str) -> Run:
+    def build() -> ClauseElement:
+        last = func.max(interactions.c.occurred_at)
+        return (
+            select(interactions.c.channel, func.count(), last)
+            .where(interactions.c.customer_id == bindparam("customer_id"))
+            .group_by(interactions.c.channel)
+            .order_by(last.desc(), interactions.c.channel)
+        )
+
+    return "channel_summary", build, {"customer_id": customer_id}
+
+
 class _Statements:
     """The store's SQL, compiled for one dialect on first use."""
 
@@ -252,6 +301,13 @@ class SqlTransaction(StoreTransaction):
         cursor = self._cur
         cursor.execute(sql, params)
         return cursor
+
+    def _run_together(self, runs: Sequence[Run]) -> list[Cursor]:
+        """Run independent statements in one round trip; a cursor with each result."""
+        batch = [(self._sql.sql(name, build), params) for name, build, params in runs]
+        if self._begin is not None:
+            return self._start(batch)
+        return self._send(None, batch)
 
     def _send(self, begin: str | None, batch: Sequence[Sent]) -> list[Cursor]:
         cursor = self._cur
@@ -412,17 +468,7 @@ class SqlTransaction(StoreTransaction):
         return None if row is None else _interaction(row)
 
     def recent_interactions(self, customer_id: str, limit: int) -> list[Interaction]:
-        rows = self._run(
-            "recent_interactions",
-            lambda: (
-                select(interactions)
-                .where(interactions.c.customer_id == bindparam("customer_id"))
-                .order_by(interactions.c.occurred_at.desc(), interactions.c.id.desc())
-                .limit(bindparam("limit"))
-                .offset(bindparam("offset"))
-            ),
-            {"customer_id": customer_id, "limit": limit, "offset": 0},
-        ).fetchall()
+        rows = self._run(*_recent_interactions(customer_id, limit)).fetchall()
         return [_interaction(row) for row in rows]
 
     def timeline(self, customer_id: str) -> list[Interaction]:
@@ -438,22 +484,28 @@ class SqlTransaction(StoreTransaction):
         return [_interaction(row) for row in rows]
 
     def channel_summary(self, customer_id: str) -> list[ChannelSummary]:
-        def build() -> ClauseElement:
-            last = func.max(interactions.c.occurred_at)
-            return (
-                select(interactions.c.channel, func.count(), last)
-                .where(interactions.c.customer_id == bindparam("customer_id"))
-                .group_by(interactions.c.channel)
-                .order_by(last.desc(), interactions.c.channel)
-            )
+        return _channel_summary(self._run(*_summary_of(customer_id)).fetchall())
 
-        rows = self._run("channel_summary", build, {"customer_id": customer_id}).fetchall()
-        return [
-            ChannelSummary.trusted(
-                channel=channel, count=int(count), last_contact=from_micros(last_at)
+    def customer_activity(
+        self, customer_id: str, recent: int, statuses: Sequence[str], cases_limit: int
+    ) -> tuple[list[Interaction], list[Case], list[ChannelSummary]]:
+        if not statuses:
+            return (
+                self.recent_interactions(customer_id, recent),
+                [],
+                self.channel_summary(customer_id),
             )
-            for channel, count, last_at in rows
+        runs = [
+            _recent_interactions(customer_id, recent),
+            _list_cases(customer_id, statuses, cases_limit),
+            _summary_of(customer_id),
         ]
+        recent_rows, case_rows, summary_rows = (c.fetchall() for c in self._run_together(runs))
+        return (
+            [_interaction(row) for row in recent_rows],
+            [_case(row) for row in case_rows],
+            _channel_summary(summary_rows),
+        )
 
     def set_interaction_case(self, interaction_id: str, case_id: str) -> None:
         self._run(
@@ -502,28 +554,7 @@ class SqlTransaction(StoreTransaction):
     ) -> list[Case]:
         if statuses is not None and not statuses:
             return []
-        by_customer = customer_id is not None
-        n_statuses = len(statuses) if statuses is not None else -1
-
-        def build() -> ClauseElement:
-            query = select(cases)
-            if by_customer:
-                query = query.where(cases.c.customer_id == bindparam("customer_id"))
-            if n_statuses >= 0:
-                query = query.where(
-                    cases.c.status.in_([bindparam(f"s{i}") for i in range(n_statuses)])
-                )
-            return (
-                query.order_by(cases.c.created_at.desc(), cases.c.id.desc())
-                .limit(bindparam("limit"))
-                .offset(bindparam("offset"))
-            )
-
-        params: dict[str, Any] = {"customer_id": customer_id, "limit": limit, "offset": 0}
-        params.update({f"s{i}": status for i, status in enumerate(statuses or ())})
-        if not by_customer:
-            del params["customer_id"]
-        rows = self._run(f"list_cases:{by_customer}:{n_statuses}", build, params).fetchall()
+        rows = self._run(*_list_cases(customer_id, statuses, limit)).fetchall()
         return [_case(row) for row in rows]
 
     def case_interactions(self, case_id: str) -> list[Interaction]:
@@ -1037,6 +1068,13 @@ def _interaction(row: Row) -> Interaction:
         status=None if status is None else DeliveryStatus(status),
         metadata={} if metadata is None else json.loads(metadata),
     )
+
+
+def _channel_summary(rows: Sequence[Row]) -> list[ChannelSummary]:
+    return [
+        ChannelSummary.trusted(channel=channel, count=int(count), last_contact=from_micros(last_at))
+        for channel, count, last_at in rows
+    ]
 
 
 def _case_params(case: Case) -> dict[str, Any]:
