@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from sqlalchemy import (
     Engine,
@@ -78,6 +78,7 @@ Run = tuple[str, Callable[[], ClauseElement], Mapping[str, Any]]
 """A statement to run: its name in the compiled cache, how to build it, its parameters."""
 Sent = tuple[str, Mapping[str, Any]]
 """A compiled statement and its parameters."""
+_T = TypeVar("_T")
 
 
 class Backend(Protocol):
@@ -277,10 +278,11 @@ class SqlTransaction(StoreTransaction):
     """One transaction on a driver cursor; see ``StoreTransaction`` for the methods.
 
     ``begin``, when given, is the statement that starts the transaction: it goes to
-    the server with the first statement, in the same round trip.
+    the server with the first statement, in the same round trip. ``owner``, when
+    given, can replace a connection found gone at the first round trip.
     """
 
-    __slots__ = ("_begin", "_cur", "_owner", "_sql")
+    __slots__ = ("_begin", "_cur", "_owner", "_pending", "_sql")
 
     def __init__(
         self,
@@ -293,11 +295,14 @@ class SqlTransaction(StoreTransaction):
         self._sql = statements
         self._owner = owner
         self._begin = begin
+        self._pending = owner is not None  # the first round trip is still to come
 
     def _run(self, name: str, build: Callable[[], ClauseElement], params: Mapping[str, Any]) -> Any:
-        sql = self._sql.sql(name, build)
-        if self._begin is not None:
-            return self._start([(sql, params)])[0]
+        return self._execute(self._sql.sql(name, build), params)
+
+    def _execute(self, sql: str, params: Mapping[str, Any]) -> Cursor:
+        if self._pending:
+            return self._first(lambda: self._send([(sql, params)])[0])
         cursor = self._cur
         cursor.execute(sql, params)
         return cursor
@@ -305,25 +310,29 @@ class SqlTransaction(StoreTransaction):
     def _run_together(self, runs: Sequence[Run]) -> list[Cursor]:
         """Run independent statements in one round trip; a cursor with each result."""
         batch = [(self._sql.sql(name, build), params) for name, build, params in runs]
-        if self._begin is not None:
-            return self._start(batch)
-        return self._send(None, batch)
+        if self._pending:
+            return self._first(lambda: self._send(batch))
+        return self._send(batch)
 
-    def _send(self, begin: str | None, batch: Sequence[Sent]) -> list[Cursor]:
+    def _send(self, batch: Sequence[Sent]) -> list[Cursor]:
+        """Execute ``batch`` (after the pending ``BEGIN``, if any) in one round trip."""
         cursor = self._cur
-        if begin is None and len(batch) == 1:
-            cursor.execute(*batch[0])
-            return [cursor]
+        begin = self._begin
+        if begin is None and len(batch) <= 1:
+            if batch:
+                cursor.execute(*batch[0])
+            return [cursor][: len(batch)]
         cursors = [cursor, *(cursor.connection.cursor() for _ in batch[1:])] if batch else []
         with self._sql.backend().together(cursor):
             if begin is not None:
                 cursor.execute(begin)
             for each, (sql, params) in zip(cursors, batch, strict=True):
                 each.execute(sql, params)
+        self._begin = None
         return cursors
 
-    def _start(self, batch: Sequence[Sent]) -> list[Cursor]:
-        """The transaction's first round trip: its ``BEGIN`` with ``batch``.
+    def _first(self, send: Callable[[], _T]) -> _T:
+        """The transaction's first round trip, ``send``.
 
         A connection found gone here (a server restart, an idle connection cut) is
         replaced and the round trip sent once more. Nothing of the transaction can run
@@ -331,15 +340,15 @@ class SqlTransaction(StoreTransaction):
         transaction it rolled back when the connection ended. Once a round trip has
         succeeded, a lost connection fails the call instead.
         """
-        begin, self._begin = self._begin, None
+        self._pending = False
         try:
-            return self._send(begin, batch)
+            return send()
         except Exception as error:
             owner = self._owner
             if owner is None or not owner.reconnect(error):
                 raise
             self._cur = owner.cursor
-        return self._send(begin, batch)
+        return send()
 
     # customers and identities ----------------------------------------------------
 
@@ -428,25 +437,22 @@ class SqlTransaction(StoreTransaction):
         )
 
     def insert_interaction(self, interaction: Interaction) -> bool:
-        sql = self._insert_interaction_sql()
-        params = _interaction_params(interaction)
-        if self._begin is not None:
-            cursor = self._start([(sql, params)])[0]
-        else:
-            cursor = self._cur
-            cursor.execute(sql, params)
+        cursor = self._execute(self._insert_interaction_sql(), _interaction_params(interaction))
         return bool(cursor.rowcount == 1)
 
     def insert_interactions(self, interactions_: Sequence[Interaction]) -> int:
         if not interactions_:
             return 0
-        if self._begin is not None:
-            self._start([])
-        cursor = self._cur
-        cursor.executemany(
-            self._insert_interaction_sql(), [_interaction_params(i) for i in interactions_]
-        )
-        return int(cursor.rowcount)
+        sql = self._insert_interaction_sql()
+        rows = [_interaction_params(i) for i in interactions_]
+
+        def send() -> int:
+            self._send([])  # the pending BEGIN, if any
+            cursor = self._cur
+            cursor.executemany(sql, rows)
+            return int(cursor.rowcount)
+
+        return self._first(send) if self._pending else send()
 
     def get_interaction(self, interaction_id: str) -> Interaction | None:
         row = self._run(
