@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from omnikit import Omnikit, StoreError, ValidationError
 from omnikit.store.migrate import HEAD, alembic_config, upgrade
 from omnikit.store.postgres import create_postgres_engine
 from omnikit.store.schema import VERSION_TABLE
+from omnikit.testing.store import customer, interaction
 from tests.conftest import PostgresServer, require_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,6 +159,119 @@ def test_server_going_away_is_a_store_error_and_the_next_call_works(
         else:
             pytest.fail("the kit did not recover after the server came back")
         assert kit.journey(jan.id).steps[-1].id == recorded.id
+
+
+def _cut_connections(url: str) -> int:
+    """End every other session on the database, as a server restart or a network cut
+    would; return how many were ended."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'"
+        ).fetchall()
+    return len(rows)
+
+
+def _reconnects(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("reconnecting" in record.getMessage() for record in caplog.records)
+
+
+def test_a_dropped_connection_is_replaced_at_the_start_of_a_transaction(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="omnikit.store")
+    jan = customer()
+    with Omnikit(store_url, pool_size=1, max_overflow=0) as kit:
+        with kit.store.transaction() as tx:
+            assert tx.get_customer(jan.id) is None
+        assert _cut_connections(store_url) == 1
+        # The first statement is a write: it reaches the server once, on the new connection.
+        with kit.store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+        assert _reconnects(caplog) == 1
+        assert _cut_connections(store_url) == 1
+        sms = kit.record(customer=jan.id, channel="sms", direction="inbound", kind="message")
+        assert _reconnects(caplog) == 2
+        assert [step.id for step in kit.journey(jan.id).steps] == [sms.id]
+        assert kit.customer_card(jan.id).recent == (sms,)
+        assert _reconnects(caplog) == 2
+
+
+def test_after_a_restart_every_pooled_connection_is_replaced(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="omnikit.store")
+    with Omnikit(store_url, pool_size=3, max_overflow=0) as kit:
+        jan = kit.customers.identify(email="jan@example.nl")
+        with (
+            kit.store.transaction() as one,
+            kit.store.transaction() as two,
+            kit.store.transaction() as three,
+        ):
+            for tx in (one, two, three):  # three connections, now pooled
+                assert tx.get_customer(jan.id) is not None
+        assert _cut_connections(store_url) == 3
+        for _ in range(3):
+            assert kit.customer_card(jan.id).customer.id == jan.id
+        assert _reconnects(caplog) == 1  # the first loss retires the others with it
+
+
+def test_a_connection_lost_inside_a_transaction_fails_the_call_and_is_not_retried(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="omnikit.store")
+    jan = customer()
+    with Omnikit(store_url, pool_size=1, max_overflow=0) as kit:
+        lost = pytest.raises(StoreError, match=r"terminat|closed|server")
+        with lost, kit.store.transaction(write=True) as tx:
+            tx.insert_customer(jan)  # the first round trip: reaches the server
+            _cut_connections(store_url)
+            tx.insert_interaction(interaction(jan.id))
+        assert _reconnects(caplog) == 0, "nothing after the first round trip is sent again"
+        with kit.store.transaction() as tx:  # rolled back whole; the next call works
+            assert tx.get_customer(jan.id) is None
+            assert tx.timeline(jan.id) == []
+        assert _reconnects(caplog) == 0  # the lost connection was not put back in the pool
+
+
+def test_other_errors_at_the_start_of_a_transaction_are_not_retried(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from omnikit.store import DuplicateKeyError
+
+    caplog.set_level(logging.WARNING, logger="omnikit.store")
+    jan = customer()
+    with Omnikit(store_url) as kit:
+        with kit.store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+        with pytest.raises(DuplicateKeyError), kit.store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+        assert _reconnects(caplog) == 0
+
+
+def test_a_read_transaction_sees_one_snapshot_and_cannot_write(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="omnikit.store")
+    with Omnikit(store_url, pool_size=1, max_overflow=1) as kit:
+        jan = kit.customers.identify(email="jan@example.nl")
+        first = kit.record(customer=jan.id, channel="sms", direction="inbound", kind="message")
+        with kit.store.transaction() as tx:
+            assert [i.id for i in tx.timeline(jan.id)] == [first.id]
+            later = kit.record(customer=jan.id, channel="sms", direction="inbound", kind="message")
+            assert [i.id for i in tx.timeline(jan.id)] == [first.id]  # the same snapshot
+            assert [c.count for c in tx.channel_summary(jan.id)] == [1]
+        assert [s.id for s in kit.journey(jan.id).steps] == [first.id, later.id]
+        with pytest.raises(StoreError, match="read-only"), kit.store.transaction() as tx:
+            tx.insert_customer(customer())
+        assert kit.customers.get(jan.id) == jan
+        assert _cut_connections(store_url) == 1
+        with pytest.raises(StoreError, match="read-only"), kit.store.transaction() as tx:
+            tx.insert_customer(customer())  # on a new connection, in the same kind of transaction
+        assert _reconnects(caplog) == 1
 
 
 @pytest.fixture

@@ -511,13 +511,14 @@ class Omnikit:
 
     def _card_of(self, tx: StoreTransaction, customer: Customer, limit: int) -> CustomerCard:
         now = self.now()
-        open_cases = tuple(tx.list_cases(customer.id, _OPEN, 1000))
+        recent, cases, channels = tx.customer_activity(customer.id, limit, _OPEN, 1000)
+        open_cases = tuple(cases)
         return CustomerCard.trusted(
             customer=customer,
             identities=customer.identities,
-            recent=tuple(tx.recent_interactions(customer.id, limit)) if limit else (),
+            recent=tuple(recent),
             open_cases=open_cases,
-            channels=tuple(tx.channel_summary(customer.id)),
+            channels=tuple(channels),
             alerts=card_alerts(customer, open_cases, now),
             as_of=now,
         )

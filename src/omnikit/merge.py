@@ -28,8 +28,7 @@ __all__ = ["merge_customers", "survivor", "unmerge_customers"]
 
 def survivor(tx: StoreTransaction, customer_id: str) -> Customer:
     """The customer, or the survivor of its merges; ``NotFoundError`` when unknown."""
-    resolved = tx.resolve_customer(customer_id)
-    customer = None if resolved is None else tx.get_customer(resolved)
+    customer = tx.current_customer(customer_id)
     if customer is None:
         raise NotFoundError(f"no customer with id {customer_id!r}")
     return customer

@@ -55,6 +55,11 @@ class StoreTransaction(Protocol):
         self, customer_id: str, attributes: dict[str, Any], updated_at: int
     ) -> None: ...
     def get_customer(self, customer_id: str) -> Customer | None: ...
+    def current_customer(self, customer_id: str) -> Customer | None:
+        """The customer, or the survivor of its merges (``resolve_customer`` then
+        ``get_customer``); ``None`` for an unknown id. One query when not merged."""
+        ...
+
     def customer_by_identity(self, kind: str, scope: str, value: str) -> Customer | None:
         """The one customer holding this identity unshared and unmerged, with all its
         identities; ``None`` otherwise (then look with ``find_identities``)."""
@@ -82,6 +87,14 @@ class StoreTransaction(Protocol):
         ...
 
     def channel_summary(self, customer_id: str) -> list[ChannelSummary]: ...
+    def customer_activity(
+        self, customer_id: str, recent: int, statuses: Sequence[str], cases_limit: int
+    ) -> tuple[list[Interaction], list[Case], list[ChannelSummary]]:
+        """``recent_interactions(customer_id, recent)``, ``list_cases(customer_id,
+        statuses, cases_limit)`` and ``channel_summary(customer_id)`` at once: what a
+        card shows, in one round trip where the backend has round trips."""
+        ...
+
     def set_interaction_case(self, interaction_id: str, case_id: str) -> None: ...
 
     # cases
@@ -206,7 +219,11 @@ class Store(Protocol):
     """The URL the store was opened with, password masked."""
 
     def transaction(self, *, write: bool = False) -> AbstractContextManager[StoreTransaction]:
-        """One transaction; ``write=True`` takes the write lock up front where needed."""
+        """One transaction; ``write=True`` takes the write lock up front where needed.
+
+        ``write=False`` is a read transaction: all its reads see one consistent
+        snapshot of the store, and it must not write (PostgreSQL refuses).
+        """
         ...
 
     def close(self) -> None:

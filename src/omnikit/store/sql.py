@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from sqlalchemy import (
     Engine,
@@ -83,14 +83,30 @@ Row = Sequence[Any]
 Cursor = Any
 """A DB-API 2.0 cursor (``sqlite3.Cursor``, ``psycopg.Cursor``)."""
 
+Run = tuple[str, Callable[[], ClauseElement], Mapping[str, Any]]
+"""A statement to run: its name in the compiled cache, how to build it, its parameters."""
+Sent = tuple[str, Mapping[str, Any]]
+"""A compiled statement and its parameters."""
+_T = TypeVar("_T")
+
 
 class Backend(Protocol):
     """What one database adds to the shared SQL store."""
 
     name: str
 
-    def begin(self, cursor: Cursor, *, write: bool) -> None:
-        """Start a transaction on ``cursor``'s connection."""
+    def begin(self, cursor: Cursor, *, write: bool) -> str | None:
+        """Start a transaction on ``cursor``'s connection, or return the statement that
+        starts it: the store then sends that with the transaction's first statement."""
+        ...
+
+    def together(self, cursor: Cursor) -> AbstractContextManager[object]:
+        """A context whose statements on ``cursor``'s connection reach the server
+        together, their results read as it ends (one round trip for several)."""
+        ...
+
+    def is_disconnect(self, error: BaseException, cursor: Cursor) -> bool:
+        """True when ``error`` means that ``cursor``'s connection is gone."""
         ...
 
     def insert_ignoring(self, table: Table, *unique: str) -> Insert:
@@ -183,6 +199,69 @@ def _all_params(table: Table) -> dict[str, Any]:
     return {column.name: bindparam(column.name) for column in table.c}
 
 
+def _customer_of(customer_id: str) -> Run:
+    """The customer's row (``merged_into`` included) joined with its identities."""
+
+    def build() -> ClauseElement:
+        return (
+            select(customers, identities)
+            .outerjoin(identities, identities.c.customer_id == customers.c.id)
+            .where(customers.c.id == bindparam("id"))
+            .order_by(identities.c.first_seen_at, identities.c.id)
+        )
+
+    return "get_customer", build, {"id": customer_id}
+
+
+def _recent_interactions(customer_id: str, limit: int) -> Run:
+    def build() -> ClauseElement:
+        return (
+            select(interactions)
+            .where(interactions.c.customer_id == bindparam("customer_id"))
+            .order_by(interactions.c.occurred_at.desc(), interactions.c.id.desc())
+            .limit(bindparam("limit"))
+            .offset(bindparam("offset"))
+        )
+
+    return "recent_interactions", build, {"customer_id": customer_id, "limit": limit, "offset": 0}
+
+
+def _list_cases(customer_id: str | None, statuses: Sequence[str] | None, limit: int) -> Run:
+    by_customer = customer_id is not None
+    n_statuses = len(statuses) if statuses is not None else -1
+
+    def build() -> ClauseElement:
+        query = select(cases)
+        if by_customer:
+            query = query.where(cases.c.customer_id == bindparam("customer_id"))
+        if n_statuses >= 0:
+            query = query.where(cases.c.status.in_([bindparam(f"s{i}") for i in range(n_statuses)]))
+        return (
+            query.order_by(cases.c.created_at.desc(), cases.c.id.desc())
+            .limit(bindparam("limit"))
+            .offset(bindparam("offset"))
+        )
+
+    params: dict[str, Any] = {"customer_id": customer_id, "limit": limit, "offset": 0}
+    params.update({f"s{i}": status for i, status in enumerate(statuses or ())})
+    if not by_customer:
+        del params["customer_id"]
+    return f"list_cases:{by_customer}:{n_statuses}", build, params
+
+
+def _summary_of(customer_id: str) -> Run:
+    def build() -> ClauseElement:
+        last = func.max(interactions.c.occurred_at)
+        return (
+            select(interactions.c.channel, func.count(), last)
+            .where(interactions.c.customer_id == bindparam("customer_id"))
+            .group_by(interactions.c.channel)
+            .order_by(last.desc(), interactions.c.channel)
+        )
+
+    return "channel_summary", build, {"customer_id": customer_id}
+
+
 class _Statements:
     """The store's SQL, compiled for one dialect on first use."""
 
@@ -208,18 +287,80 @@ class _Statements:
 
 
 class SqlTransaction(StoreTransaction):
-    """One transaction on a driver cursor; see ``StoreTransaction`` for the methods."""
+    """One transaction on a driver cursor; see ``StoreTransaction`` for the methods.
 
-    __slots__ = ("_cur", "_sql")
+    ``begin``, when given, is the statement that starts the transaction: it goes to
+    the server with the first statement, in the same round trip. ``owner``, when
+    given, can replace a connection found gone at the first round trip.
+    """
 
-    def __init__(self, cursor: Cursor, statements: _Statements) -> None:
+    __slots__ = ("_begin", "_cur", "_owner", "_pending", "_sql")
+
+    def __init__(
+        self,
+        cursor: Cursor,
+        statements: _Statements,
+        owner: _Transaction | None = None,
+        begin: str | None = None,
+    ) -> None:
         self._cur = cursor
         self._sql = statements
+        self._owner = owner
+        self._begin = begin
+        self._pending = owner is not None  # the first round trip is still to come
 
     def _run(self, name: str, build: Callable[[], ClauseElement], params: Mapping[str, Any]) -> Any:
+        return self._execute(self._sql.sql(name, build), params)
+
+    def _execute(self, sql: str, params: Mapping[str, Any]) -> Cursor:
+        if self._pending:
+            return self._first(lambda: self._send([(sql, params)])[0])
         cursor = self._cur
-        cursor.execute(self._sql.sql(name, build), params)
+        cursor.execute(sql, params)
         return cursor
+
+    def _run_together(self, runs: Sequence[Run]) -> list[Cursor]:
+        """Run independent statements in one round trip; a cursor with each result."""
+        batch = [(self._sql.sql(name, build), params) for name, build, params in runs]
+        if self._pending:
+            return self._first(lambda: self._send(batch))
+        return self._send(batch)
+
+    def _send(self, batch: Sequence[Sent]) -> list[Cursor]:
+        """Execute ``batch`` (after the pending ``BEGIN``, if any) in one round trip."""
+        cursor = self._cur
+        begin = self._begin
+        if begin is None and len(batch) <= 1:
+            if batch:
+                cursor.execute(*batch[0])
+            return [cursor][: len(batch)]
+        cursors = [cursor, *(cursor.connection.cursor() for _ in batch[1:])] if batch else []
+        with self._sql.backend().together(cursor):
+            if begin is not None:
+                cursor.execute(begin)
+            for each, (sql, params) in zip(cursors, batch, strict=True):
+                each.execute(sql, params)
+        self._begin = None
+        return cursors
+
+    def _first(self, send: Callable[[], _T]) -> _T:
+        """The transaction's first round trip, ``send``.
+
+        A connection found gone here (a server restart, an idle connection cut) is
+        replaced and the round trip sent once more. Nothing of the transaction can run
+        twice: the server has seen nothing of it but this round trip, whose open
+        transaction it rolled back when the connection ended. Once a round trip has
+        succeeded, a lost connection fails the call instead.
+        """
+        self._pending = False
+        try:
+            return send()
+        except Exception as error:
+            owner = self._owner
+            if owner is None or not owner.reconnect(error):
+                raise
+            self._cur = owner.cursor
+        return send()
 
     # customers and identities ----------------------------------------------------
 
@@ -276,15 +417,14 @@ class SqlTransaction(StoreTransaction):
         )
 
     def get_customer(self, customer_id: str) -> Customer | None:
-        def build() -> ClauseElement:
-            return (
-                select(customers, identities)
-                .outerjoin(identities, identities.c.customer_id == customers.c.id)
-                .where(customers.c.id == bindparam("id"))
-                .order_by(identities.c.first_seen_at, identities.c.id)
-            )
+        return _customer(self._run(*_customer_of(customer_id)).fetchall())
 
-        return _customer(self._run("get_customer", build, {"id": customer_id}).fetchall())
+    def current_customer(self, customer_id: str) -> Customer | None:
+        rows = self._run(*_customer_of(customer_id)).fetchall()
+        if not rows or rows[0][_MERGED_INTO] is None:
+            return _customer(rows)
+        resolved = self.resolve_customer(customer_id)
+        return None if resolved is None else self.get_customer(resolved)
 
     def customer_by_identity(self, kind: str, scope: str, value: str) -> Customer | None:
         def build() -> ClauseElement:
@@ -326,18 +466,22 @@ class SqlTransaction(StoreTransaction):
         )
 
     def insert_interaction(self, interaction: Interaction) -> bool:
-        cursor = self._cur
-        cursor.execute(self._insert_interaction_sql(), _interaction_params(interaction))
+        cursor = self._execute(self._insert_interaction_sql(), _interaction_params(interaction))
         return bool(cursor.rowcount == 1)
 
     def insert_interactions(self, interactions_: Sequence[Interaction]) -> int:
         if not interactions_:
             return 0
-        cursor = self._cur
-        cursor.executemany(
-            self._insert_interaction_sql(), [_interaction_params(i) for i in interactions_]
-        )
-        return int(cursor.rowcount)
+        sql = self._insert_interaction_sql()
+        rows = [_interaction_params(i) for i in interactions_]
+
+        def send() -> int:
+            self._send([])  # the pending BEGIN, if any
+            cursor = self._cur
+            cursor.executemany(sql, rows)
+            return int(cursor.rowcount)
+
+        return self._first(send) if self._pending else send()
 
     def get_interaction(self, interaction_id: str) -> Interaction | None:
         row = self._run(
@@ -359,17 +503,7 @@ class SqlTransaction(StoreTransaction):
         return None if row is None else _interaction(row)
 
     def recent_interactions(self, customer_id: str, limit: int) -> list[Interaction]:
-        rows = self._run(
-            "recent_interactions",
-            lambda: (
-                select(interactions)
-                .where(interactions.c.customer_id == bindparam("customer_id"))
-                .order_by(interactions.c.occurred_at.desc(), interactions.c.id.desc())
-                .limit(bindparam("limit"))
-                .offset(bindparam("offset"))
-            ),
-            {"customer_id": customer_id, "limit": limit, "offset": 0},
-        ).fetchall()
+        rows = self._run(*_recent_interactions(customer_id, limit)).fetchall()
         return [_interaction(row) for row in rows]
 
     def timeline(self, customer_id: str) -> list[Interaction]:
@@ -385,22 +519,28 @@ class SqlTransaction(StoreTransaction):
         return [_interaction(row) for row in rows]
 
     def channel_summary(self, customer_id: str) -> list[ChannelSummary]:
-        def build() -> ClauseElement:
-            last = func.max(interactions.c.occurred_at)
-            return (
-                select(interactions.c.channel, func.count(), last)
-                .where(interactions.c.customer_id == bindparam("customer_id"))
-                .group_by(interactions.c.channel)
-                .order_by(last.desc(), interactions.c.channel)
-            )
+        return _channel_summary(self._run(*_summary_of(customer_id)).fetchall())
 
-        rows = self._run("channel_summary", build, {"customer_id": customer_id}).fetchall()
-        return [
-            ChannelSummary.trusted(
-                channel=channel, count=int(count), last_contact=from_micros(last_at)
+    def customer_activity(
+        self, customer_id: str, recent: int, statuses: Sequence[str], cases_limit: int
+    ) -> tuple[list[Interaction], list[Case], list[ChannelSummary]]:
+        if not statuses:
+            return (
+                self.recent_interactions(customer_id, recent),
+                [],
+                self.channel_summary(customer_id),
             )
-            for channel, count, last_at in rows
+        runs = [
+            _recent_interactions(customer_id, recent),
+            _list_cases(customer_id, statuses, cases_limit),
+            _summary_of(customer_id),
         ]
+        recent_rows, case_rows, summary_rows = (c.fetchall() for c in self._run_together(runs))
+        return (
+            [_interaction(row) for row in recent_rows],
+            [_case(row) for row in case_rows],
+            _channel_summary(summary_rows),
+        )
 
     def set_interaction_case(self, interaction_id: str, case_id: str) -> None:
         self._run(
@@ -449,28 +589,7 @@ class SqlTransaction(StoreTransaction):
     ) -> list[Case]:
         if statuses is not None and not statuses:
             return []
-        by_customer = customer_id is not None
-        n_statuses = len(statuses) if statuses is not None else -1
-
-        def build() -> ClauseElement:
-            query = select(cases)
-            if by_customer:
-                query = query.where(cases.c.customer_id == bindparam("customer_id"))
-            if n_statuses >= 0:
-                query = query.where(
-                    cases.c.status.in_([bindparam(f"s{i}") for i in range(n_statuses)])
-                )
-            return (
-                query.order_by(cases.c.created_at.desc(), cases.c.id.desc())
-                .limit(bindparam("limit"))
-                .offset(bindparam("offset"))
-            )
-
-        params: dict[str, Any] = {"customer_id": customer_id, "limit": limit, "offset": 0}
-        params.update({f"s{i}": status for i, status in enumerate(statuses or ())})
-        if not by_customer:
-            del params["customer_id"]
-        rows = self._run(f"list_cases:{by_customer}:{n_statuses}", build, params).fetchall()
+        rows = self._run(*_list_cases(customer_id, statuses, limit)).fetchall()
         return [_case(row) for row in rows]
 
     def case_interactions(self, case_id: str) -> list[Interaction]:
@@ -1129,6 +1248,8 @@ _CUSTOMER_COLUMNS = len(customers.c)
 _IDENTITY_KINDS = {kind.value: kind for kind in IdentityKind}
 """``IdentityKind`` by value: a dictionary look-up costs less than the enum's call."""
 
+_MERGED_INTO = list(customers.c.keys()).index("merged_into")
+
 
 def _customer(rows: Sequence[Row]) -> Customer | None:
     """A customer from rows of customer columns followed by identity columns.
@@ -1312,6 +1433,13 @@ def _queue_entry(row: Row) -> QueueEntry:
     )
 
 
+def _channel_summary(rows: Sequence[Row]) -> list[ChannelSummary]:
+    return [
+        ChannelSummary.trusted(channel=channel, count=int(count), last_contact=from_micros(last_at))
+        for channel, count, last_at in rows
+    ]
+
+
 def _case_params(case: Case) -> dict[str, Any]:
     return {
         "id": case.id,
@@ -1423,12 +1551,23 @@ class SqlStore:
 
     def _release(self, connection: Any, *, broken: bool) -> None:
         if self._local is None:
-            connection.close()
+            if broken:
+                connection.invalidate()  # closed and dropped: the pool opens a new one
+            else:
+                connection.close()
         elif broken:
             self._local.connection = None
             with self._held_lock:
                 self._held.remove(connection)
             connection.close()
+
+    def _discard(self, connection: Any, error: BaseException) -> None:
+        """Drop a connection found gone, and with it every pooled connection opened
+        before it: a server restart has ended them all."""
+        if self._local is None:
+            self._engine.pool._invalidate(connection, error)
+        else:
+            self._release(connection, broken=True)
 
     def transaction(self, *, write: bool = False) -> AbstractContextManager[StoreTransaction]:
         return _Transaction(self, write)
@@ -1478,11 +1617,36 @@ class _Transaction:
             store._lock.__exit__(None, None, None)
             raise StoreError(f"cannot connect to the store {store.url}: {error}") from None
         try:
-            self._cursor = self._connection.cursor()
-            store._backend.begin(self._cursor, write=self._write)
+            begin = self._begin()
         except BaseException as error:
             _reraise(error, self._finish(error))
-        return SqlTransaction(self._cursor, store._statements)
+        return SqlTransaction(self._cursor, store._statements, self, begin)
+
+    def _begin(self) -> str | None:
+        self._cursor = self._connection.cursor()
+        return self._store._backend.begin(self._cursor, write=self._write)
+
+    @property
+    def cursor(self) -> Cursor:
+        return self._cursor
+
+    def reconnect(self, error: Exception) -> bool:
+        """Replace the connection when ``error`` says it is gone; False otherwise.
+
+        Raises ``StoreError`` when no new connection can be made.
+        """
+        store = self._store
+        if not store._backend.is_disconnect(error, self._cursor):
+            return False
+        log.warning("connection to %s lost (%s); reconnecting", store.url, type(error).__name__)
+        store._discard(self._connection, error)
+        self._connection = self._cursor = None
+        try:
+            self._connection = store._checkout()
+        except Exception as connect_error:
+            raise StoreError(f"cannot connect to the store {store.url}: {connect_error}") from None
+        self._begin()  # the same statement begins the transaction on the new connection
+        return True
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
@@ -1502,7 +1666,7 @@ class _Transaction:
         connection = self._connection
         broken = False
         try:
-            if error is not None:
+            if connection is not None and error is not None:
                 _rollback(connection)
                 dbapi = store._dbapi
                 broken = isinstance(error, dbapi.Error) and not isinstance(
@@ -1515,7 +1679,8 @@ class _Transaction:
                 except Exception:  # a broken connection's cursor may not close
                     broken = True
         finally:
-            store._release(connection, broken=broken)
+            if connection is not None:  # None: lost, and no new one could be made
+                store._release(connection, broken=broken)
             store._lock.__exit__(None, None, None)
         return None if error is None else store._translate(error)
 

@@ -11,6 +11,7 @@ writer, and find-or-create is race-free across processes.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, event
@@ -37,6 +38,12 @@ class SqliteBackend:
 
     def begin(self, cursor: Cursor, *, write: bool) -> None:
         cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    def together(self, cursor: Cursor) -> AbstractContextManager[object]:
+        return nullcontext()  # a statement is a function call: nothing to save
+
+    def is_disconnect(self, error: BaseException, cursor: Cursor) -> bool:
+        return False  # no server to lose
 
     def is_unique_violation(self, error: Exception) -> bool:
         return str(error).startswith("UNIQUE constraint failed")

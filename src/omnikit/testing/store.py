@@ -295,6 +295,33 @@ class StoreConformance:
             ("phone", 1, T0 + timedelta(hours=1)),
         ]
 
+    def test_customer_activity_is_the_three_reads_at_once(self, store: Store) -> None:
+        jan, piet = customer(), customer(name="Piet")
+        made = [
+            interaction(jan.id, channel=channel, at=T0 + timedelta(hours=hour))
+            for hour, channel in enumerate(["sms", "email", "sms", "phone", "email"])
+        ]
+        waiting, closed = case(jan.id), case(jan.id, status=CaseStatus.CLOSED)
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(jan)
+            tx.insert_customer(piet)
+            tx.insert_interactions([*made, interaction(piet.id)])
+            tx.insert_case(waiting)
+            tx.insert_case(closed)
+            tx.insert_case(case(piet.id))
+        with store.transaction() as tx:
+            for recent, statuses in ((3, ["new", "open"]), (0, ["new"]), (10, [])):
+                assert tx.customer_activity(jan.id, recent, statuses, 5) == (
+                    tx.recent_interactions(jan.id, recent),
+                    tx.list_cases(jan.id, statuses, 5),
+                    tx.channel_summary(jan.id),
+                )
+            recent_, open_, channels = tx.customer_activity(jan.id, 2, ["new", "open"], 5)
+            assert recent_ == made[::-1][:2]
+            assert open_ == [waiting]
+            assert [c.channel for c in channels] == ["email", "phone", "sms"]
+            assert tx.customer_activity("missing", 5, ["new"], 5) == ([], [], [])
+
     # cases ------------------------------------------------------------------------------------
 
     def test_case_round_trips_and_versions_guard_updates(self, store: Store) -> None:
@@ -422,6 +449,9 @@ class StoreConformance:
             assert tx.resolve_customer(other.id) == keep.id
             assert tx.resolve_customer(keep.id) == keep.id
             assert tx.resolve_customer("missing") is None
+            assert tx.current_customer(other.id) == tx.get_customer(keep.id)
+            assert tx.current_customer(keep.id) == tx.get_customer(keep.id)
+            assert tx.current_customer("missing") is None
             assert tx.resolve_customers([other.id, keep.id, "missing", other.id]) == {
                 other.id: keep.id,
                 keep.id: keep.id,
