@@ -9,6 +9,7 @@ call for what it left behind: nothing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from omnikit import (
     OmnikitError,
     Presence,
     Queue,
+    RoutingDecision,
     UnknownChannelError,
     ValidationError,
 )
@@ -797,3 +799,47 @@ def test_an_interaction_of_a_case_routes_the_case(kit: Omnikit, jan: Customer) -
     released = kit.routing.release(message)  # the interaction's case frees the room
     assert released is not None and released.case_id == case.id
     assert held(kit, "ann") == []
+
+
+def test_concurrent_routers_never_exceed_capacity(store_url: str, backend: str) -> None:
+    """Four kits (as four processes would) route 24 chats at once to two agents with
+    room for three each: six get an agent, the rest wait, nobody is over capacity."""
+    if backend == "sqlite-memory":
+        pytest.skip("an in-memory store lives in one kit; there is nothing to share")
+    with Omnikit(store_url) as setup:
+        for name in ("ann", "bob"):
+            setup.routing.set_agent(Agent(id=name, capacity={"webchat": 3}))
+        setup.routing.set_queue(Queue(id="chat"))
+        cases = [
+            setup.cases.open(
+                customer=setup.customers.identify(email=f"c{n}@example.nl"),
+                subject="Chat",
+                channel="webchat",
+            ).id
+            for n in range(24)
+        ]
+    barrier = threading.Barrier(4)
+    decisions: list[RoutingDecision] = []
+    errors: list[BaseException] = []
+
+    def router(share: list[str]) -> None:
+        try:
+            with Omnikit(store_url) as kit:
+                barrier.wait()
+                decisions.extend(kit.route(case_id) for case_id in share)
+        except BaseException as error:  # reported below, with the test's assertion
+            errors.append(error)
+
+    threads = [threading.Thread(target=router, args=(cases[n::4],)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert len(decisions) == 24
+    with Omnikit(store_url) as kit:
+        held = {name: len(kit.routing.work(name)) for name in ("ann", "bob")}
+        waiting = kit.routing.waiting("chat")
+    assert held == {"ann": 3, "bob": 3}
+    assert sum(d.outcome == "assigned" for d in decisions) == 6
+    assert len(waiting) == 18
