@@ -274,6 +274,17 @@ def test_a_read_transaction_sees_one_snapshot_and_cannot_write(
         assert _reconnects(caplog) == 1
 
 
+def test_a_card_commits_its_read_transaction_with_its_last_reads(store_url: str) -> None:
+    with Omnikit(store_url) as kit:
+        jan = kit.customers.identify(email="jan@example.nl")
+        sms = kit.record(customer=jan.id, channel="sms", direction="inbound", kind="message")
+        assert kit.customer_card(jan.id).recent == (sms,)
+        with pytest.raises(StoreError, match="ended"), kit.store.transaction() as tx:
+            tx.customer_activity(jan.id, 20, ["new"], 10)
+            tx.timeline(jan.id)  # after the last reads: refused, not run outside the snapshot
+        assert kit.customer_card(jan.id).recent == (sms,)  # the connection is fine
+
+
 @pytest.fixture
 def backend() -> str:
     """Every test here runs on PostgreSQL only."""

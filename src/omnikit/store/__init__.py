@@ -92,7 +92,12 @@ class StoreTransaction(Protocol):
     ) -> tuple[list[Interaction], list[Case], list[ChannelSummary]]:
         """``recent_interactions(customer_id, recent)``, ``list_cases(customer_id,
         statuses, cases_limit)`` and ``channel_summary(customer_id)`` at once: what a
-        card shows, in one round trip where the backend has round trips."""
+        card shows, in one round trip where the backend has round trips.
+
+        These are the transaction's last reads: make no other call on it afterwards.
+        A read transaction may end with them (on PostgreSQL its ``COMMIT`` goes in the
+        same round trip).
+        """
         ...
 
     def set_interaction_case(self, interaction_id: str, case_id: str) -> None: ...

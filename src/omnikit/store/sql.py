@@ -290,11 +290,12 @@ class SqlTransaction(StoreTransaction):
     """One transaction on a driver cursor; see ``StoreTransaction`` for the methods.
 
     ``begin``, when given, is the statement that starts the transaction: it goes to
-    the server with the first statement, in the same round trip. ``owner``, when
-    given, can replace a connection found gone at the first round trip.
+    the server with the first statement, in the same round trip; such a (read)
+    transaction's ``COMMIT`` goes with its last reads (``customer_activity``). ``owner``,
+    when given, can replace a connection found gone at the first round trip.
     """
 
-    __slots__ = ("_begin", "_cur", "_owner", "_pending", "_sql")
+    __slots__ = ("_begin", "_cur", "_ended", "_ends", "_owner", "_pending", "_sql")
 
     def __init__(
         self,
@@ -307,6 +308,8 @@ class SqlTransaction(StoreTransaction):
         self._sql = statements
         self._owner = owner
         self._begin = begin
+        self._ends = begin is not None  # the store began it, so it can end it early
+        self._ended = False
         self._pending = owner is not None  # the first round trip is still to come
 
     def _run(self, name: str, build: Callable[[], ClauseElement], params: Mapping[str, Any]) -> Any:
@@ -319,18 +322,21 @@ class SqlTransaction(StoreTransaction):
         cursor.execute(sql, params)
         return cursor
 
-    def _run_together(self, runs: Sequence[Run]) -> list[Cursor]:
-        """Run independent statements in one round trip; a cursor with each result."""
+    def _run_together(self, runs: Sequence[Run], *, last: bool = False) -> list[Cursor]:
+        """Run independent statements in one round trip; a cursor with each result.
+        ``last``: the transaction's last statements, which may end it (``COMMIT``)."""
         batch = [(self._sql.sql(name, build), params) for name, build, params in runs]
+        end = last and self._ends
         if self._pending:
-            return self._first(lambda: self._send(batch))
-        return self._send(batch)
+            return self._first(lambda: self._send(batch, end))
+        return self._send(batch, end)
 
-    def _send(self, batch: Sequence[Sent]) -> list[Cursor]:
-        """Execute ``batch`` (after the pending ``BEGIN``, if any) in one round trip."""
+    def _send(self, batch: Sequence[Sent], end: bool = False) -> list[Cursor]:
+        """Execute ``batch`` (after the pending ``BEGIN``, if any, and before ``COMMIT``
+        when ``end``) in one round trip."""
         cursor = self._cur
         begin = self._begin
-        if begin is None and len(batch) <= 1:
+        if begin is None and not end and len(batch) <= 1:
             if batch:
                 cursor.execute(*batch[0])
             return [cursor][: len(batch)]
@@ -340,7 +346,11 @@ class SqlTransaction(StoreTransaction):
                 cursor.execute(begin)
             for each, (sql, params) in zip(cursors, batch, strict=True):
                 each.execute(sql, params)
+            if end:
+                cursor.connection.cursor().execute("COMMIT")
         self._begin = None
+        if end:  # any further statement is a mistake: _first refuses it
+            self._ended = self._pending = True
         return cursors
 
     def _first(self, send: Callable[[], _T]) -> _T:
@@ -352,6 +362,8 @@ class SqlTransaction(StoreTransaction):
         transaction it rolled back when the connection ended. Once a round trip has
         succeeded, a lost connection fails the call instead.
         """
+        if self._ended:
+            raise StoreError("this read transaction ended with its last reads (customer_activity)")
         self._pending = False
         try:
             return send()
@@ -535,7 +547,8 @@ class SqlTransaction(StoreTransaction):
             _list_cases(customer_id, statuses, cases_limit),
             _summary_of(customer_id),
         ]
-        recent_rows, case_rows, summary_rows = (c.fetchall() for c in self._run_together(runs))
+        done = self._run_together(runs, last=True)
+        recent_rows, case_rows, summary_rows = (c.fetchall() for c in done)
         return (
             [_interaction(row) for row in recent_rows],
             [_case(row) for row in case_rows],

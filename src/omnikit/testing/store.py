@@ -309,18 +309,24 @@ class StoreConformance:
             tx.insert_case(waiting)
             tx.insert_case(closed)
             tx.insert_case(case(piet.id))
-        with store.transaction() as tx:
-            for recent, statuses in ((3, ["new", "open"]), (0, ["new"]), (10, [])):
-                assert tx.customer_activity(jan.id, recent, statuses, 5) == (
+        for recent, statuses in ((3, ["new", "open"]), (0, ["new"]), (10, [])):
+            with store.transaction() as tx:
+                one_by_one = (
                     tx.recent_interactions(jan.id, recent),
                     tx.list_cases(jan.id, statuses, 5),
                     tx.channel_summary(jan.id),
                 )
+            with store.transaction() as tx:  # the transaction's last reads
+                assert tx.customer_activity(jan.id, recent, statuses, 5) == one_by_one
+        with store.transaction() as tx:
+            assert tx.get_customer(jan.id) == jan
             recent_, open_, channels = tx.customer_activity(jan.id, 2, ["new", "open"], 5)
-            assert recent_ == made[::-1][:2]
-            assert open_ == [waiting]
-            assert [c.channel for c in channels] == ["email", "phone", "sms"]
+        assert recent_ == made[::-1][:2]
+        assert open_ == [waiting]
+        assert [c.channel for c in channels] == ["email", "phone", "sms"]
+        with store.transaction(write=True) as tx:  # in a write transaction too
             assert tx.customer_activity("missing", 5, ["new"], 5) == ([], [], [])
+            tx.insert_case(case(piet.id))
 
     # cases ------------------------------------------------------------------------------------
 
