@@ -117,7 +117,20 @@ def test_unknown_event_types_and_bad_handlers_are_errors(kit: Omnikit) -> None:
         kit.on("case.opened", "print")  # type: ignore[arg-type]
 
 
-def test_no_listener_means_no_event_is_built(kit: Omnikit) -> None:
+def test_no_listener_means_no_event_is_built(kit: Omnikit, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    original = Event.trusted.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[Event], **values: object) -> Event:
+        built.append(str(values["type"]))
+        return original(cls, **values)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Event, "trusted", classmethod(counting))
     assert not kit.events.wanted("case.opened")
+    jan = kit.customers.identify(email="jan@example.nl")
+    kit.cases.open(customer=jan.id, subject="x")
+    assert built == []
     kit.on("case.opened", print)
     assert kit.events.wanted("case.opened") and not kit.events.wanted("case.assigned")
+    kit.cases.open(customer=jan.id, subject="y")
+    assert built == ["case.opened"]

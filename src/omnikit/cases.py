@@ -47,8 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Cases"]
 
-_Change = Callable[[Case], dict[str, object]]
-
 
 class Cases:
     """``kit.cases``: the case lifecycle, its service levels and its audit trail."""
