@@ -11,7 +11,13 @@ The tree::
     ├── ConflictError                the request contradicts what is stored
     │   └── AmbiguousIdentityError   identifiers that belong to different customers
     ├── InvalidTransitionError       a case status change the lifecycle forbids
-    └── StoreError                   the database failed or cannot be used
+    ├── StoreError                   the database failed or cannot be used
+    └── AdapterError                 a channel adapter refused a request or a send
+        ├── SignatureError           a webhook's signature is missing, forged or stale
+        ├── PayloadError             a webhook body that cannot be read (also a
+        │                            ValidationError)
+        ├── UnknownAdapterError      no adapter by that name (also a NotFoundError)
+        └── SendError                the provider did not accept an outbound message
 
 Driver errors (``sqlite3``, ``psycopg``) and pydantic errors are translated at the
 seam; none of them reaches a caller of the facade. Messages name the offending value
@@ -21,13 +27,18 @@ and the rule it broke, so that a log line alone explains the failure.
 from __future__ import annotations
 
 __all__ = [
+    "AdapterError",
     "AmbiguousIdentityError",
     "ConflictError",
     "InvalidIdentityError",
     "InvalidTransitionError",
     "NotFoundError",
     "OmnikitError",
+    "PayloadError",
+    "SendError",
+    "SignatureError",
     "StoreError",
+    "UnknownAdapterError",
     "UnknownChannelError",
     "ValidationError",
 ]
@@ -78,3 +89,37 @@ class InvalidTransitionError(OmnikitError):
 
 class StoreError(OmnikitError):
     """The store failed: it cannot be opened, is locked too long, or went away."""
+
+
+class AdapterError(OmnikitError):
+    """A channel adapter refused a webhook request or an outbound message."""
+
+
+class SignatureError(AdapterError):
+    """A webhook request whose signature is missing, wrong, or too old.
+
+    The webhook receiver answers it with 403 and records nothing.
+    """
+
+
+class PayloadError(AdapterError, ValidationError):
+    """A webhook body that cannot be read: wrong content type, malformed JSON or form,
+    a required field missing. The webhook receiver answers it with 400."""
+
+
+class UnknownAdapterError(AdapterError, NotFoundError):
+    """No built-in, installed or configured adapter has the given name."""
+
+
+class SendError(AdapterError):
+    """The provider did not accept an outbound message.
+
+    ``retryable`` is true when sending again later may succeed (the provider was
+    unreachable, overloaded or rate-limiting); ``status`` is the provider's HTTP status
+    when it answered.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status

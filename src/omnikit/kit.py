@@ -20,6 +20,7 @@ from pydantic import JsonValue
 from omnikit import _validate
 from omnikit._ids import new_id
 from omnikit._time import Clock, require_utc, system_clock
+from omnikit.adapters.base import InboundRequest
 from omnikit.card import card_alerts
 from omnikit.cases import Cases, join
 from omnikit.channels import ChannelRegistry
@@ -34,6 +35,7 @@ from omnikit.errors import (
 )
 from omnikit.events import EventHandler, Events
 from omnikit.identity import normalize_address, normalize_phone, normalize_region
+from omnikit.inbound import Adapters, ReceiveResult, receive
 from omnikit.merge import survivor
 from omnikit.model import (
     Attachment,
@@ -175,6 +177,8 @@ class Omnikit:
         """Open, assign and move cases."""
         self.routing = Routing(self)
         """The agents and queues routing chooses from."""
+        self.adapters = Adapters(self)
+        """The channel adapters this kit receives from and sends through."""
 
     def __repr__(self) -> str:
         return f"Omnikit({self.store.url!r}, default_region={self.default_region!r})"
@@ -223,6 +227,23 @@ class Omnikit:
         is resolved or closed and ``ValidationError`` for a case with no channel.
         """
         return route(self, case_or_interaction, channel=channel)
+
+    def receive(self, adapter: str, request: InboundRequest) -> ReceiveResult:
+        """Turn one webhook request into recorded interactions and the provider's answer.
+
+        The configured adapter ``adapter`` answers a subscription challenge, or verifies
+        the request's signature, parses it, and for each event: identifies the sender
+        (a withheld or unreadable caller ID gets a customer of its own) and records the
+        message idempotently by the provider's id, or moves the interaction a delivery
+        status names forward (never back: read stays read). ``result.response`` is what
+        the provider expects back.
+
+        Raises ``UnknownAdapterError`` for an adapter not configured, ``SignatureError``
+        for a forged, tampered, missing or stale signature (nothing is recorded),
+        ``PayloadError`` for a body that cannot be read and ``StoreError`` when the store
+        fails: events recorded before the failure stay, and a retry records the rest.
+        """
+        return receive(self, adapter, request)
 
     # recording ---------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "customer.created",
     "customer.merged",
     "interaction.recorded",
+    "interaction.updated",
     "case.opened",
     "case.assigned",
     "case.transitioned",
@@ -34,7 +35,8 @@ class Event(Model):
     customer: Customer | None = None
     """``customer.created``: the new customer."""
     interaction: Interaction | None = None
-    """``interaction.recorded``: the new interaction."""
+    """``interaction.recorded``: the new interaction; ``interaction.updated``: the
+    interaction after a delivery status or call outcome arrived."""
     case: Case | None = None
     """``case.*`` and ``sla.breached``: the case after the change."""
     merge: Merge | None = None

@@ -10,10 +10,12 @@ module (:mod:`omnikit.store.sqlite`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
+
+from pydantic import JsonValue
 
 from omnikit.errors import ConflictError, StoreError, ValidationError
 from omnikit.model import (
@@ -101,6 +103,16 @@ class StoreTransaction(Protocol):
         ...
 
     def set_interaction_case(self, interaction_id: str, case_id: str) -> None: ...
+    def set_interaction_status(
+        self,
+        interaction_id: str,
+        expected: str | None,
+        status: str | None,
+        metadata: Mapping[str, JsonValue],
+    ) -> bool:
+        """Store ``status`` and ``metadata`` if the stored status is still ``expected``;
+        True when stored."""
+        ...
 
     # cases
     def insert_case(self, case: Case) -> None: ...

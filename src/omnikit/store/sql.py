@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any, NoReturn, Protocol, TypeVar
 
+from pydantic import JsonValue
 from sqlalchemy import (
     Engine,
     Table,
@@ -33,7 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import URL
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, ColumnElement
 from sqlalchemy.sql.dml import Insert
 
 from omnikit._time import from_micros, to_micros
@@ -565,6 +566,31 @@ class SqlTransaction(StoreTransaction):
             ),
             {"id": interaction_id, "case_id": case_id},
         )
+
+    def set_interaction_status(
+        self,
+        interaction_id: str,
+        expected: str | None,
+        status: str | None,
+        metadata: Mapping[str, JsonValue],
+    ) -> bool:
+        params = {"id": interaction_id, "status": status, "metadata": _dumps(dict(metadata))}
+        condition: ColumnElement[bool]
+        if expected is None:
+            name, condition = "set_interaction_status_new", interactions.c.status.is_(None)
+        else:
+            name, condition = "set_interaction_status", interactions.c.status == bindparam("old")
+            params["old"] = expected
+        result = self._run(
+            name,
+            lambda: (
+                update(interactions)
+                .where(interactions.c.id == bindparam("id"), condition)
+                .values(status=bindparam("status"), metadata=bindparam("metadata"))
+            ),
+            params,
+        )
+        return bool(result.rowcount == 1)
 
     # cases ----------------------------------------------------------------------------
 

@@ -12,9 +12,13 @@ passes it by subclassing it in a pytest module and providing one fixture::
             # calling it again opens the same database again
             return lambda: MyStore(tmp_path / "db")
 
-It needs pytest (the ``omnikit[test]`` extra).
+``AdapterConformance`` does the same for channel adapters (see
+``omnikit.testing.adapters`` and ``docs/adapters.md``).
+
+It needs pytest and hypothesis (the ``omnikit[test]`` extra).
 """
 
+from omnikit.testing.adapters import AdapterConformance
 from omnikit.testing.store import StoreConformance
 
-__all__ = ["StoreConformance"]
+__all__ = ["AdapterConformance", "StoreConformance"]
