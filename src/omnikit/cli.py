@@ -1,7 +1,8 @@
 """The ``omnikit`` command (typer + rich, in the extra ``omnikit[cli]``).
 
 ``omnikit demo`` plays the web shop → phone → e-mail → store story on an SQLite file
-and prints the customer card and the journey.
+and prints the customer card and the journey; ``omnikit serve`` runs the webhook
+receiver (``omnikit.server``) with uvicorn.
 """
 
 from __future__ import annotations
@@ -133,6 +134,75 @@ if _MISSING is None:
                 f"\ncase [bold]{result.case.subject}[/]: {result.case.status.value}, "
                 f"{len(history)} events in its audit trail"
             )
+
+    @app.command()
+    def serve(
+        host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+        config: Annotated[
+            Path | None,
+            typer.Option(help="TOML file: store URL, public URL, [adapters.NAME] settings."),
+        ] = None,
+        kit: Annotated[
+            str | None,
+            typer.Option(help="'module:attribute' of a configured Omnikit (or a factory)."),
+        ] = None,
+        url: Annotated[str | None, typer.Option(help="Store URL (default: OMNIKIT_URL).")] = None,
+        public_url: Annotated[
+            str | None, typer.Option(help="The URL providers post to, if a proxy is in front.")
+        ] = None,
+        log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    ) -> None:
+        """Run the webhook receiver (uvicorn, one worker): POST /webhooks/{adapter}.
+
+        Example: omnikit serve --host 127.0.0.1 --port 8000 --config omnikit.toml
+        """
+        import uvicorn
+
+        from omnikit.errors import OmnikitError
+        from omnikit.server import ServeConfig, create_app, load_config
+
+        try:
+            settings = load_config(config) if config is not None else ServeConfig()
+            the_kit = _load_kit(kit) if kit is not None else None
+            if the_kit is None:
+                the_kit = Omnikit(url or settings.url, default_region=settings.default_region)
+            for name, options in settings.adapters.items():
+                the_kit.adapters.use(name, **options)
+            application = create_app(
+                the_kit,
+                public_url=public_url or settings.public_url,
+                max_body=settings.max_body,
+            )
+        except OmnikitError as error:
+            typer.echo(f"omnikit serve: {error}", err=True)
+            raise typer.Exit(code=2) from None
+        names = ", ".join(adapter.name for adapter in the_kit.adapters) or "none"
+        typer.echo(f"omnikit: adapters {names}; store {the_kit.store.url}", err=True)
+        try:
+            uvicorn.run(application, host=host, port=port, log_level=log_level, workers=1)
+        finally:
+            the_kit.close()
+
+
+def _load_kit(target: str) -> Omnikit:
+    """The kit named ``module:attribute``: an ``Omnikit``, or a function returning one."""
+    import importlib
+
+    from omnikit.errors import ValidationError
+
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise ValidationError(f"--kit {target!r} must look like 'package.module:attribute'")
+    try:
+        value = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ValidationError(f"--kit {target!r} cannot be imported: {error}") from None
+    if not isinstance(value, Omnikit) and callable(value):
+        value = value()
+    if not isinstance(value, Omnikit):
+        raise ValidationError(f"--kit {target!r} is not an Omnikit, nor a function returning one")
+    return value
 
 
 def main() -> None:
