@@ -289,3 +289,34 @@ def test_a_card_commits_its_read_transaction_with_its_last_reads(store_url: str)
 def backend() -> str:
     """Every test here runs on PostgreSQL only."""
     return "postgresql"
+
+
+def test_webhook_while_the_server_is_down_is_503_and_the_retry_records(
+    server: PostgresServer, store_url: str
+) -> None:
+    if server.stop is None or server.start is None:
+        pytest.skip("set OMNIKIT_TEST_POSTGRES_STOP and _START to stop and start the server")
+    import httpx
+
+    from omnikit.server import create_app
+    from tests.test_server import SECRET, Served, count, message, signed_headers
+
+    with Omnikit(store_url) as kit, Served(create_app(kit)) as served:
+        kit.adapters.use("webhook", secret=SECRET)
+        kit.customers.identify(email="jan@example.nl")
+        url = f"{served.url}/webhooks/webhook"
+        body = message("m-during-outage")
+        server.stop()
+        try:
+            response = httpx.post(url, content=body, headers=signed_headers(body), timeout=60)
+        finally:
+            server.start()
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        for _ in range(50):  # the server accepts connections a moment after it starts
+            retried = httpx.post(url, content=body, headers=signed_headers(body), timeout=60)
+            if retried.status_code != 503:
+                break
+            time.sleep(0.2)
+        assert retried.status_code == 200
+        assert count(kit) == 1
