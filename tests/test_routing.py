@@ -31,6 +31,7 @@ from omnikit import (
     UnknownChannelError,
     ValidationError,
 )
+from omnikit.routing import Contact, decide
 
 MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 """10:00 in Amsterdam (CET), a Monday."""
@@ -843,3 +844,28 @@ def test_concurrent_routers_never_exceed_capacity(store_url: str, backend: str) 
     assert held == {"ann": 3, "bob": 3}
     assert sum(d.outcome == "assigned" for d in decisions) == 6
     assert len(waiting) == 18
+
+
+def test_decide_caches_never_serve_a_changed_roster_or_queue_list() -> None:
+    """decide() caches who qualifies and which queue matches per list of agents and
+    queues by identity; new objects (a changed agent or queue) are decided afresh."""
+    at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    ann = Agent(id="ann", capacity={"phone": 1}, languages=["nl"])
+    bob = Agent(id="bob", capacity={"phone": 1}, languages=["nl"])
+    roster = [(ann, 1), (bob, 2)]
+    dutch = Queue(id="dutch", order=1, languages=["nl"])
+    rest = Queue(id="rest", order=2)
+    contact = Contact(channel="phone", language="nl")
+    assert decide(contact, roster, {}, [dutch, rest], at).agent == "ann"
+    away = ann.model_copy(update={"presence": Presence.AWAY})
+    assert decide(contact, [(away, 1), (bob, 2)], {}, [dutch, rest], at).agent == "bob"
+    english = Queue(id="dutch", order=1, languages=["en"])
+    moved = decide(contact, roster, {}, [english, rest], at)
+    assert moved.queue == "rest"
+    assert moved.passed_over[0] == "queue 'dutch': takes languages en, not nl"
+    # attribute values that cannot be hashed are matched without the cache
+    vip = Queue(id="vip", order=0, attributes={"tags": ["gold"]})
+    gold = Contact(channel="phone", language="nl", attributes={"tags": ["gold"]})
+    assert decide(gold, roster, {}, [vip, rest], at).queue == "vip"
+    plain = Contact(channel="phone", language="nl", attributes={"tags": ["tin"]})
+    assert decide(plain, roster, {}, [vip, rest], at).queue == "rest"

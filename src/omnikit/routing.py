@@ -28,7 +28,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
+from operator import is_, itemgetter
 from typing import TYPE_CHECKING
 
 from pydantic import JsonValue
@@ -108,21 +108,8 @@ def decide(
     """
     now = require_utc(now, "now")
     channel = contact.channel
-    passed: list[str] = []
-    queue = None
-    matched = "no queues are configured, so every agent is a candidate"
-    for candidate in queues:
-        if contact.queue is not None:
-            if candidate.id == contact.queue:
-                queue, matched = candidate, f"the case is in queue {candidate.id!r}"
-                break
-            continue
-        mismatch = _mismatch(candidate, contact)
-        if mismatch is None:
-            queue = candidate
-            matched = f"queue {candidate.id!r} matched ({_matches(candidate, contact)})"
-            break
-        passed.append(f"queue {candidate.id!r}: {mismatch}")
+    queue, matched, passed_queues = _match_queue(contact, queues)
+    passed = list(passed_queues)
     queue_id = None if queue is None else queue.id
     for rule, name, whose in (
         ("owner", contact.owner, "owns the case"),
@@ -199,6 +186,59 @@ def decide(
     )
 
 
+def _match_queue(contact: Contact, queues: Sequence[Queue]) -> _Match:
+    """The first queue that takes ``contact``, why, and why each earlier one did not.
+
+    Cached per list of queues and kind of contact (channel, language, purposes and the
+    attributes the queues look at): a decision repeats the same few kinds of contact.
+    """
+    if contact.queue is not None:
+        for candidate in queues:
+            if candidate.id == contact.queue:
+                return candidate, f"the case is in queue {candidate.id!r}", ()
+        return None, "no queues are configured, so every agent is a candidate", ()
+    identity = tuple(map(id, queues))
+    known = _QUEUE_MATCHES.get(identity)
+    if known is None:
+        if len(_QUEUE_MATCHES) >= _STATIC_LIMIT:
+            _QUEUE_MATCHES.clear()
+        keys = tuple(sorted({key for queue in queues for key in queue.attributes}))
+        known = _QUEUE_MATCHES[identity] = (list(queues), keys, {})
+    _, keys, matches = known
+    attributes = contact.attributes or {}
+    seen = tuple(attributes.get(key, _ABSENT) for key in keys)
+    kind = (contact.channel, contact.language, contact.purposes, seen)
+    try:
+        found = matches.get(kind)
+    except TypeError:  # an attribute value that is a list or an object: no caching
+        return _first_queue(contact, queues)
+    if found is None:
+        if len(matches) >= _STATIC_LIMIT:
+            matches.clear()
+        found = matches[kind] = _first_queue(contact, queues)
+    return found
+
+
+_Match = tuple[Queue | None, str, tuple[str, ...]]
+_ABSENT = object()
+_QUEUE_MATCHES: dict[
+    tuple[int, ...], tuple[list[Queue], tuple[str, ...], dict[tuple[object, ...], _Match]]
+] = {}
+"""Per list of queues (by identity; the list is kept so the ids stay its own): the
+attribute keys the rules read, and the result of ``_first_queue`` per kind of contact."""
+
+
+def _first_queue(contact: Contact, queues: Sequence[Queue]) -> _Match:
+    passed: list[str] = []
+    for candidate in queues:
+        mismatch = _mismatch(candidate, contact)
+        if mismatch is None:
+            matched = f"queue {candidate.id!r} matched ({_matches(candidate, contact)})"
+            return candidate, matched, tuple(passed)
+        passed.append(f"queue {candidate.id!r}: {mismatch}")
+    return None, "no queues are configured, so every agent is a candidate", tuple(passed)
+
+
 def _unfit(agent: Agent | None, name: str, channel: str, loads: Mapping[str, int]) -> str | None:
     """Why a sticky agent cannot take the contact, or ``None`` when they can."""
     if agent is None:
@@ -260,12 +300,13 @@ def _matches(queue: Queue, contact: Contact) -> str:
     return ", ".join(parts) or "it takes every contact"
 
 
-_Static = tuple[list[Agent], list[tuple[int, int]], tuple[int, int, int, int]]
+_Static = tuple[tuple[Agent, ...], list[tuple[int, int]], tuple[int, int, int, int]]
 """What does not change between decisions for the same agents and the same kind of
 contact: the agents (kept so that their ids stay theirs), the qualifying ones as
 ``(position, capacity)``, and how many were left out for each standing reason."""
 
 _STATIC: dict[tuple[object, ...], _Static] = {}
+_FIRST = itemgetter(0)
 _STATIC_LIMIT = 512
 
 
@@ -276,10 +317,19 @@ def _static(
     language: str | None,
 ) -> _Static:
     """The agents who could take such a contact, whatever their load: cached by the
-    agents' identity, so a decision over the same 200 agents scans only those."""
-    key = (tuple(map(id, map(itemgetter(0), agents))), channel, skills, language)
+    agents' identity (the store hands out the same Agent objects until one changes),
+    so a decision over the same 200 agents scans only those who qualify."""
+    objects = tuple(map(_FIRST, agents))
+    key = (
+        len(objects),
+        id(objects[0]) if objects else 0,
+        id(objects[-1]) if objects else 0,
+        channel,
+        skills,
+        language,
+    )
     found = _STATIC.get(key)
-    if found is not None:
+    if found is not None and all(map(is_, found[0], objects)):
         return found
     primary = None if language is None else language.split("-", 1)[0]
     no_channel = away = no_skill = no_language = 0
@@ -303,7 +353,7 @@ def _static(
             qualifying.append((position, capacity))
     if len(_STATIC) >= _STATIC_LIMIT:
         _STATIC.clear()
-    found = ([agent for agent, _ in agents], qualifying, (no_channel, away, no_skill, no_language))
+    found = (objects, qualifying, (no_channel, away, no_skill, no_language))
     _STATIC[key] = found
     return found
 
@@ -321,17 +371,23 @@ def _least_loaded(
         agents, channel, skills, language
     )
     full = 0
-    best: Agent | None = None
-    best_key: tuple[float, int, str] | None = None
+    best = -1
+    best_share = 2.0
+    best_seq = 0
+    get = loads.get
     for position, capacity in qualifying:
         agent, seq = agents[position]
-        used = loads.get(agent.id, 0)
+        used = get(agent.id, 0)
         if used >= capacity:
             full += 1
             continue
-        key = (used / capacity, seq, agent.id)
-        if best_key is None or key < best_key:
-            best, best_key = agent, key
+        share = used / capacity
+        # lowest share of capacity, then least recently routed to, then id
+        if share < best_share or (
+            share == best_share
+            and (seq < best_seq or (seq == best_seq and agent.id < agents[best][0].id))
+        ):
+            best, best_share, best_seq = position, share, seq
     counts = {
         f"not taking {channel}": no_channel,
         "away or offline": away,
@@ -339,7 +395,7 @@ def _least_loaded(
         f"not speaking {language}": no_language,
         f"at capacity on {channel}": full,
     }
-    return best, counts
+    return (None if best < 0 else agents[best][0]), counts
 
 
 # applying decisions ------------------------------------------------------------------
