@@ -231,7 +231,12 @@ class _Twilio(BaseAdapter):
         """The parameters the signature covers (after the body hash of a JSON body)."""
         kind = self._kind(request)
         if kind == "form":
-            return _pairs(self._body(request), self.name)
+            text = self._body(request)
+            try:
+                return _pairs(text, self.name)
+            except PayloadError as error:
+                # what the signature covers cannot be read: it cannot match
+                raise SignatureError(f"{error}; it cannot match {SIGNATURE_HEADER}") from None
         if kind == "json":
             query = parse_qsl(urlsplit(request.url).query, keep_blank_values=True)
             given = next((value for key, value in query if key == "bodySHA256"), None)
