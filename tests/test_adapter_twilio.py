@@ -3,11 +3,15 @@ recording through ``kit.receive``, and the exact REST requests sent."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -20,6 +24,7 @@ from omnikit import (
     Omnikit,
     OutboundMessage,
     PayloadError,
+    SendResult,
     SignatureError,
     ValidationError,
 )
@@ -205,25 +210,13 @@ def messaging(**settings: str) -> TwilioAdapter:
     return TwilioAdapter(account_sid=ACCOUNT, auth_token=TOKEN, **settings)
 
 
-class TestTwilioConformance(AdapterConformance):
+class SignedByTwilio(AdapterConformance):
+    """How Twilio signs, for both adapters' conformance: no timestamp, the body (form
+    parameters, or a JSON body through ``bodySHA256``) and the URL."""
+
     secret = TOKEN
     signature_headers = ("X-Twilio-Signature",)
     signs_time = False
-
-    @pytest.fixture
-    def adapter(self) -> TwilioAdapter:
-        return messaging(from_number=OUR_NUMBER, whatsapp_from=OUR_NUMBER)
-
-    @pytest.fixture
-    def requests(self) -> list[InboundRequest]:
-        return [
-            form_request(SMS),
-            form_request(MMS),
-            form_request(WHATSAPP),
-            form_request(sms_status("delivered")),
-            form_request(whatsapp_status("read")),
-            json_request(JSON_MESSAGE),
-        ]
 
     def sign(self, request: InboundRequest, secret: str, at: datetime) -> InboundRequest:
         url = request.url
@@ -240,6 +233,23 @@ class TestTwilioConformance(AdapterConformance):
         return InboundRequest(
             **{**request.model_dump(), "url": url, "query": None, "headers": headers}
         )
+
+
+class TestTwilioConformance(SignedByTwilio):
+    @pytest.fixture
+    def adapter(self) -> TwilioAdapter:
+        return messaging(from_number=OUR_NUMBER, whatsapp_from=OUR_NUMBER)
+
+    @pytest.fixture
+    def requests(self) -> list[InboundRequest]:
+        return [
+            form_request(SMS),
+            form_request(MMS),
+            form_request(WHATSAPP),
+            form_request(sms_status("delivered")),
+            form_request(whatsapp_status("read")),
+            json_request(JSON_MESSAGE),
+        ]
 
     @pytest.fixture
     def outbound(self) -> OutboundMessage:
@@ -405,7 +415,8 @@ def test_mms_media_become_attachments(kit: Omnikit) -> None:
         ("ME00998877ff66ee55dd44cc33bb22aa11.pdf", "application/pdf", dict(MMS)["MediaUrl1"]),
     ]
     assert mms.text == "Foto van de schade en de bon"
-    assert kit.customers.find(phone=JAN).id == mms.customer_id
+    jan = kit.customers.find(phone=JAN)
+    assert jan is not None and jan.id == mms.customer_id
 
 
 def test_whatsapp_message_lands_on_the_whatsapp_channel(kit: Omnikit) -> None:
@@ -576,8 +587,10 @@ CREATED = {
 
 
 def sent_requests(
-    adapter: TwilioAdapter | TwilioVoiceAdapter, message: OutboundMessage, answer: dict[str, object]
-) -> tuple[list[httpx.Request], list[object]]:
+    adapter: TwilioAdapter | TwilioVoiceAdapter,
+    message: OutboundMessage,
+    answer: Mapping[str, object],
+) -> tuple[list[httpx.Request], list[SendResult]]:
     seen: list[httpx.Request] = []
 
     def twilio(request: httpx.Request) -> httpx.Response:
@@ -586,7 +599,7 @@ def sent_requests(
 
     with httpx.Client(transport=httpx.MockTransport(twilio)) as client:
         results = [adapter.send(payload, client) for payload in adapter.render(message)]
-    return seen, list(results)
+    return seen, results
 
 
 def test_an_sms_is_posted_to_the_messages_resource() -> None:
@@ -603,8 +616,8 @@ def test_an_sms_is_posted_to_the_messages_resource() -> None:
         b"&Body=Uw+bestelling+is+onderweg+%26+morgen+bij+u."
         b"&StatusCallback=https%3A%2F%2Fsupport.example.nl%2Fwebhooks%2Ftwilio"
     )
-    assert result.external_id == OUTBOUND_SID  # type: ignore[attr-defined]
-    assert result.status is DeliveryStatus.QUEUED  # type: ignore[attr-defined]
+    assert result.external_id == OUTBOUND_SID
+    assert result.status is DeliveryStatus.QUEUED
 
 
 def test_mms_carries_every_media_url() -> None:
@@ -717,9 +730,9 @@ def test_sent_reads_the_sid_and_status() -> None:
         ({"status_callback": "ftp://example.nl/x"}, "status_callback"),
     ],
 )
-def test_settings_are_checked(settings: dict[str, object], reason: str) -> None:
+def test_settings_are_checked(settings: dict[str, Any], reason: str) -> None:
     with pytest.raises(ValidationError, match=reason) as caught:
-        TwilioAdapter(**{"account_sid": ACCOUNT, "auth_token": TOKEN, **settings})  # type: ignore[arg-type]
+        TwilioAdapter(**{"account_sid": ACCOUNT, "auth_token": TOKEN, **settings})
     assert TOKEN not in str(caught.value)
 
 
@@ -820,9 +833,9 @@ def voice_request(fields: list[tuple[str, str]]) -> InboundRequest:
     return form_request(fields, url=VOICE_URL)
 
 
-class TestTwilioVoiceConformance(TestTwilioConformance):
+class TestTwilioVoiceConformance(SignedByTwilio):
     @pytest.fixture
-    def adapter(self) -> TwilioVoiceAdapter:  # type: ignore[override]
+    def adapter(self) -> TwilioVoiceAdapter:
         return voice(from_number=VOICE_NUMBER)
 
     @pytest.fixture
@@ -973,7 +986,7 @@ def test_a_call_is_placed_through_the_calls_resource() -> None:
             '<Response><Say>Uw pakket &amp; bon liggen klaar &lt;"balie 3"&gt;.</Say></Response>',
         ),
     ]
-    assert result.external_id == CALL_SID  # type: ignore[attr-defined]
+    assert result.external_id == CALL_SID
 
 
 def test_a_call_says_the_text_in_the_configured_voice_within_twilios_limit() -> None:
@@ -993,3 +1006,27 @@ def test_a_call_says_the_text_in_the_configured_voice_within_twilios_limit() -> 
             adapter.render(message)
     with pytest.raises(ValidationError, match="from_number"):
         voice().render(OutboundMessage(to=JAN, text="Hallo"))
+
+
+def test_the_receiver_verifies_against_its_public_url(tmp_path: Path) -> None:
+    from omnikit.server import create_app
+
+    request = form_request(SMS)  # signed for https://support.example.nl/webhooks/twilio
+
+    async def post(app: Any) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        # the app sees the internal address, as behind a TLS-terminating proxy
+        async with httpx.AsyncClient(transport=transport, base_url="http://10.0.3.7:8000") as c:
+            return await c.post("/webhooks/twilio", headers=request.headers, content=request.body)
+
+    with Omnikit(f"sqlite:///{tmp_path / 'omnikit.db'}", default_region="NL") as kit:
+        kit.adapters.use("twilio", account_sid=ACCOUNT, auth_token=TOKEN)
+        refused = asyncio.run(post(create_app(kit)))
+        assert refused.status_code == 403
+        answer = asyncio.run(post(create_app(kit, public_url="https://support.example.nl")))
+        assert answer.status_code == 200 and answer.content == EMPTY_TWIML
+        assert answer.headers["content-type"].startswith("text/xml")
+        jan = kit.customers.find(phone=JAN)
+        assert jan is not None
+        [step] = kit.journey(jan.id).steps
+        assert step.external_id == "SM5b1e2f3a4c5d6e7f8091a2b3c4d5e6f7"
