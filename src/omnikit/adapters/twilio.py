@@ -163,17 +163,19 @@ def _text(fields: dict[str, str], key: str, adapter: str) -> str:
     return value
 
 
-def _check(value: Any, pattern: re.Pattern[str], setting: str, rule: str) -> str:
+def _check(value: Any, pattern: re.Pattern[str], what: str, rule: str) -> str:
+    """``value`` if it is a string matching ``pattern``; ``ValidationError`` naming
+    ``what`` (``"twilio setting account_sid"``) and the ``rule`` otherwise."""
     if not isinstance(value, str) or not pattern.fullmatch(value):
-        shown = "***" if setting == "auth_token" else repr(value)[:60]
-        raise ValidationError(f"twilio setting {setting} {shown} must be {rule}")
+        shown = "***" if what.endswith("auth_token") else repr(value)[:60]
+        raise ValidationError(f"{what} {shown} must be {rule}")
     return value
 
 
-def _url(value: Any, setting: str) -> str:
+def _url(value: Any, what: str) -> str:
     parts = urlsplit(value) if isinstance(value, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValidationError(f"twilio setting {setting} {value!r} must be an http(s) URL")
+        raise ValidationError(f"{what} {value!r} must be an http(s) URL")
     return str(value).rstrip("/")
 
 
@@ -193,13 +195,19 @@ class _Twilio(BaseAdapter):
         status_callback: str | None,
         api_base: str,
     ) -> None:
-        self.account_sid = _check(account_sid, _ACCOUNT_SID, "account_sid", "AC + 32 hex digits")
-        self._auth_token = _check(auth_token, _AUTH_TOKEN, "auth_token", "32 hex digits")
+        self.account_sid = _check(
+            account_sid, _ACCOUNT_SID, f"{self.name} setting account_sid", "AC + 32 hex digits"
+        )
+        self._auth_token = _check(
+            auth_token, _AUTH_TOKEN, f"{self.name} setting auth_token", "32 hex digits"
+        )
         self.from_number = from_number
         self.status_callback = (
-            None if status_callback is None else _url(status_callback, "status_callback")
+            None
+            if status_callback is None
+            else _url(status_callback, f"{self.name} setting status_callback")
         )
-        self.api_base = _url(api_base, "api_base")
+        self.api_base = _url(api_base, f"{self.name} setting api_base")
 
     # inbound -----------------------------------------------------------------------------
 
@@ -362,7 +370,7 @@ class TwilioAdapter(_Twilio):
             else _check(
                 from_number,
                 _SMS_SENDER,
-                "from_number",
+                f"{self.name} setting from_number",
                 "an E.164 number, a short code or an alphanumeric sender ID",
             ),
             status_callback=status_callback,
@@ -373,7 +381,9 @@ class TwilioAdapter(_Twilio):
         self.whatsapp_from = (
             None
             if whatsapp_from is None
-            else _check(whatsapp_from, _E164, "whatsapp_from", "an E.164 number")
+            else _check(
+                whatsapp_from, _E164, f"{self.name} setting whatsapp_from", "an E.164 number"
+            )
         )
         self.messaging_service_sid = (
             None
@@ -381,7 +391,7 @@ class TwilioAdapter(_Twilio):
             else _check(
                 messaging_service_sid,
                 _SERVICE_SID,
-                "messaging_service_sid",
+                f"{self.name} setting messaging_service_sid",
                 "MG + 32 hex digits",
             )
         )
@@ -511,7 +521,12 @@ class TwilioAdapter(_Twilio):
         whatsapp = message.to.startswith("whatsapp:")
         head = [("To", message.to), self._sender(whatsapp)]
         if message.template is not None:
-            sid = _check(message.template, _CONTENT_SID, "template", "a ContentSid (HX…)")
+            sid = _check(
+                message.template,
+                _CONTENT_SID,
+                f"{self.name}: template",
+                "a Content API ContentSid (HX + 32 hex digits)",
+            )
             fields = [*head, ("ContentSid", sid)]
             if message.template_params:
                 variables = {str(i): p for i, p in enumerate(message.template_params, 1)}
@@ -598,7 +613,7 @@ class TwilioVoiceAdapter(_Twilio):
             auth_token=auth_token,
             from_number=None
             if from_number is None
-            else _check(from_number, _E164, "from_number", "an E.164 number"),
+            else _check(from_number, _E164, f"{self.name} setting from_number", "an E.164 number"),
             status_callback=status_callback,
             api_base=api_base,
         )
