@@ -1030,3 +1030,13 @@ def test_the_receiver_verifies_against_its_public_url(tmp_path: Path) -> None:
         assert jan is not None
         [step] = kit.journey(jan.id).steps
         assert step.external_id == "SM5b1e2f3a4c5d6e7f8091a2b3c4d5e6f7"
+
+
+def test_the_docs_example_runs() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "providers" / "twilio.md").read_text(
+        "utf-8"
+    )
+    blocks = [block.split("```", 1)[0] for block in page.split("```python\n")[1:]]
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/providers/twilio.md", "exec"), {})
