@@ -150,10 +150,14 @@ def _content_type(request: InboundRequest) -> str:
 
 def _pairs(text: str, adapter: str) -> list[tuple[str, str]]:
     """The name/value pairs of a form body; ``PayloadError`` when malformed."""
+    # The reasons leave out parse_qsl's messages: they quote the field, message text and all.
     try:
         return parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
-    except (UnicodeDecodeError, ValueError) as error:
-        raise PayloadError(f"{adapter}: body is not a valid form ({error})") from None
+    except UnicodeDecodeError:
+        reason = "a percent-escape that is not UTF-8"
+    except ValueError:
+        reason = "a field without '='"
+    raise PayloadError(f"{adapter}: body is not a valid form ({reason})")
 
 
 def _text(fields: dict[str, str], key: str, adapter: str) -> str:
