@@ -244,7 +244,7 @@ def main() -> None:
     with Omnikit(f"sqlite:///{db}") as kit, kit.store.transaction() as tx:
         recorded = tx.interaction_by_external_id("sms", f"SM{sequence - 1:032x}")
     result["last_message_recorded"] = recorded is not None
-    report("webhook", Sizes(customers=KNOWN, interactions=sequence), result)
+    report("webhook", Sizes(KNOWN, sequence, rounds * per_round * 2, options.quick), result)
     if os.environ.get("OMNIKIT_BENCH_KEEP") != "1":
         for path in workdir.iterdir():
             path.unlink()

@@ -116,6 +116,32 @@ class Customers:
                 log.debug("identify lost a race to another writer; trying again")
         raise StoreError(f"identify() kept colliding with other writers ({_ATTEMPTS} attempts)")
 
+    def _identify_in(
+        self,
+        tx: StoreTransaction,
+        *,
+        phone: str | None = None,
+        email: str | None = None,
+        handles: Mapping[str, str] | None = None,
+        external_ids: Mapping[str, str] | None = None,
+        name: str | None = None,
+        language: str | None = None,
+        source: str | None = None,
+    ) -> Customer:
+        """``identify`` inside the write transaction ``tx`` of a larger call (receiving
+        a webhook identifies and records in one transaction). Same errors; a lost race
+        raises ``DuplicateKeyError`` for the caller to retry the whole transaction."""
+        region = self._region(None)
+        wanted = self._identifiers(phone, email, handles, external_ids, None, region, lookup=True)
+        return self._identify_locked(
+            tx,
+            wanted,
+            _validate.optional_text(name, "name", max_chars=500),
+            _validate.language(language),
+            self._source(source),
+            region,
+        )
+
     def _identify_locked(
         self,
         tx: StoreTransaction,

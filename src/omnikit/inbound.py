@@ -28,12 +28,16 @@ from omnikit.adapters.base import (
 from omnikit.adapters.registry import adapter_class, adapter_names
 from omnikit.errors import (
     AmbiguousIdentityError,
+    ConflictError,
     InvalidIdentityError,
+    StoreError,
     UnknownAdapterError,
     ValidationError,
 )
+from omnikit.merge import survivor
 from omnikit.model import Customer, DeliveryStatus, Direction, Interaction
 from omnikit.model._base import Model
+from omnikit.store import DuplicateKeyError, StoreTransaction
 
 if TYPE_CHECKING:
     from omnikit.kit import Omnikit
@@ -41,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["Adapters", "ReceiveResult", "advance_status", "receive"]
 
 log = logging.getLogger("omnikit.inbound")
+
+_ATTEMPTS = 5
 
 _RANK = {
     DeliveryStatus.QUEUED: 0,
@@ -203,29 +209,45 @@ def receive(kit: Omnikit, name: str, request: InboundRequest) -> ReceiveResult:
 
 
 def _message(kit: Omnikit, event: InboundEvent) -> Interaction:
-    """Record one message event (or return its earlier recording)."""
+    """Identify the sender and record one message event, in one write transaction (or
+    return its earlier recording: recording is idempotent by ``(channel, external_id)``).
+    """
     channel = kit.channels.get(event.channel).id
-    if event.external_id is not None:
-        with kit.store.transaction() as tx:
-            earlier = tx.interaction_by_external_id(channel, event.external_id)
-        if earlier is not None:
+    for _ in range(_ATTEMPTS):
+        try:
+            with kit.events.collecting(), kit.store.transaction(write=True) as tx:
+                customer, metadata = _sender(kit, tx, event, channel)
+                interaction = kit._interaction(
+                    customer=customer,
+                    channel=channel,
+                    direction=Direction.INBOUND,
+                    kind=event.kind,
+                    text=event.text,
+                    subject=event.subject,
+                    occurred_at=event.occurred_at,
+                    external_id=event.external_id,
+                    metadata=metadata,
+                    attachments=event.attachments,
+                )
+                return kit._store_interactions(tx, [interaction], follow=True)[0]
+        except DuplicateKeyError:
+            log.debug("receiving lost a race to another writer; trying again")
+        except ConflictError:
+            # Recorded before for another customer: the sender's identifiers have moved
+            # on since (a merge, a number that changed hands). The first recording stands.
+            if event.external_id is None:
+                raise
+            with kit.store.transaction() as tx:
+                earlier = tx.interaction_by_external_id(channel, event.external_id)
+            if earlier is None:
+                raise
             return earlier
-    customer, metadata = _sender(kit, event, channel)
-    return kit.record(
-        customer=customer,
-        channel=channel,
-        direction=Direction.INBOUND,
-        kind=event.kind,
-        text=event.text,
-        subject=event.subject,
-        occurred_at=event.occurred_at,
-        external_id=event.external_id,
-        metadata=metadata,
-        attachments=event.attachments,
-    )
+    raise StoreError(f"receiving kept colliding with other writers ({_ATTEMPTS} attempts)")
 
 
-def _sender(kit: Omnikit, event: InboundEvent, channel: str) -> tuple[Customer, dict[str, Any]]:
+def _sender(
+    kit: Omnikit, tx: StoreTransaction, event: InboundEvent, channel: str
+) -> tuple[Customer, dict[str, Any]]:
     """The customer an event's sender is, and the metadata to record.
 
     A sender whose identifiers cannot be read (a withheld caller ID, ``anonymous``) is
@@ -235,9 +257,11 @@ def _sender(kit: Omnikit, event: InboundEvent, channel: str) -> tuple[Customer, 
     """
     metadata: dict[str, JsonValue] = dict(event.metadata)
     sender = event.sender or Sender()
+    customers = kit.customers
     try:
         if sender.phone or sender.email or sender.handles or sender.external_ids:
-            return kit.customers.identify(
+            return customers._identify_in(
+                tx,
                 phone=sender.phone,
                 email=sender.email,
                 handles=sender.handles or None,
@@ -248,12 +272,13 @@ def _sender(kit: Omnikit, event: InboundEvent, channel: str) -> tuple[Customer, 
             ), metadata
     except AmbiguousIdentityError as error:
         metadata["candidates"] = list(error.customer_ids)
-        return kit.customers.get(error.customer_ids[0]), metadata
+        return survivor(tx, error.customer_ids[0]), metadata
     except InvalidIdentityError as error:
         log.info("%s: sender not recognisable (%s)", channel, type(error).__name__)
     metadata["sender"] = "unknown"
     key = event.external_id or new_id()
-    return kit.customers.identify(
+    return customers._identify_in(
+        tx,
         external_ids={channel: f"unknown-sender:{key}"},
         name=sender.name or "Unknown sender",
         source=channel,

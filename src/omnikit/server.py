@@ -37,6 +37,8 @@ from omnikit.errors import (
 )
 
 try:
+    import anyio
+    import anyio.to_thread
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
@@ -85,6 +87,7 @@ def create_app(
         public_url = public_url.rstrip("/")
     if not isinstance(max_body, int) or isinstance(max_body, bool) or max_body < 1:
         raise ValidationError(f"max_body {max_body!r} must be a positive number of bytes")
+    limiter = anyio.CapacityLimiter(int(os.environ.get("OMNIKIT_RECEIVE_THREADS", "1")))
 
     async def healthz(request: Request) -> HttpResponse:
         try:
@@ -109,7 +112,7 @@ def create_app(
                 query=dict(request.query_params),
                 received_at=kit.now(),
             )
-            result = await run_in_threadpool(kit.receive, name, inbound)
+            result = await anyio.to_thread.run_sync(kit.receive, name, inbound, limiter=limiter)
         except _TooLarge:
             return _answer(name, 413, f"body over {max_body} bytes", started)
         except UnknownAdapterError:

@@ -20,6 +20,7 @@ its status callback into a ``STATUS`` carrying the call's duration and outcome. 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import math
@@ -118,11 +119,16 @@ def signature(auth_token: str, url: str, params: Sequence[tuple[str, str]] = ())
     ``RequestValidator.compute_signature``. A JSON request has no ``params`` (its body
     is covered by ``bodySHA256`` in ``url``).
     """
+    return hmac_digest(auth_token, (url + _params_text(params)).encode("utf-8"), "sha1", "base64")
+
+
+def _params_text(params: Sequence[tuple[str, str]]) -> str:
+    """The parameters as the signature covers them: names sorted, each followed by its
+    values, sorted and each once."""
     values: dict[str, set[str]] = {}
     for name, value in params:
         values.setdefault(name, set()).add(value)
-    data = url + "".join(name + v for name in sorted(values) for v in sorted(values[name]))
-    return hmac_digest(auth_token, data.encode("utf-8"), "sha1", "base64")
+    return "".join(name + v for name in sorted(values) for v in sorted(values[name]))
 
 
 def _url_variants(url: str) -> tuple[str, ...]:
@@ -148,15 +154,21 @@ def _content_type(request: InboundRequest) -> str:
     return (request.header("content-type") or "").split(";")[0].strip().lower()
 
 
-def _pairs(text: str, adapter: str) -> list[tuple[str, str]]:
-    """The name/value pairs of a form body; ``PayloadError`` when malformed."""
+@functools.lru_cache(maxsize=64)
+def _pairs(text: str, adapter: str) -> tuple[tuple[str, str], ...]:
+    """The name/value pairs of a form body; ``PayloadError`` when malformed.
+
+    Cached: ``verify`` and ``parse`` read the same body one after the other.
+    """
     # The reasons leave out parse_qsl's messages: they quote the field, message text and all.
     try:
-        return parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
     except UnicodeDecodeError:
         reason = "a percent-escape that is not UTF-8"
     except ValueError:
         reason = "a field without '='"
+    else:
+        return tuple(pairs)
     raise PayloadError(f"{adapter}: body is not a valid form ({reason})")
 
 
@@ -225,9 +237,15 @@ class _Twilio(BaseAdapter):
         given = request.header(SIGNATURE_HEADER)
         if not given:
             raise SignatureError(f"{self.name}: the {SIGNATURE_HEADER} header is required")
-        params = self._signed_params(request)
-        urls = _url_variants(request.url)
-        if not any(signatures_match(signature(self._auth_token, u, params), given) for u in urls):
+        text = _params_text(self._signed_params(request))
+        urls = (request.url, *_url_variants(request.url))
+        if not any(
+            signatures_match(
+                hmac_digest(self._auth_token, (url + text).encode("utf-8"), "sha1", "base64"),
+                given,
+            )
+            for url in dict.fromkeys(urls)
+        ):
             raise SignatureError(
                 f"{self.name}: {SIGNATURE_HEADER} does not match the URL and parameters "
                 "(is the request's URL the public URL Twilio called?)"
@@ -239,7 +257,7 @@ class _Twilio(BaseAdapter):
                 f"not this adapter's {self.account_sid!r}"
             )
 
-    def _signed_params(self, request: InboundRequest) -> list[tuple[str, str]]:
+    def _signed_params(self, request: InboundRequest) -> Sequence[tuple[str, str]]:
         """The parameters the signature covers (after the body hash of a JSON body)."""
         kind = self._kind(request)
         if kind == "form":
@@ -288,6 +306,7 @@ class _Twilio(BaseAdapter):
         """Twilio's parameters by name (the first value of each): from the form body,
         the JSON object, or for a GET the URL's query."""
         kind = self._kind(request)
+        pairs: Sequence[tuple[str, str]]
         if kind == "query":
             pairs = parse_qsl(urlsplit(request.url).query, keep_blank_values=True)
         elif kind == "form":

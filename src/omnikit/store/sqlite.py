@@ -10,7 +10,9 @@ writer, and find-or-create is race-free across processes.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -132,4 +134,21 @@ def open_sqlite(url: str, **pool: Any) -> SqlStore:
         engine.dispose()
         raise
     memory = engine.url.database in (None, "", ":memory:")
-    return SqlStore(engine, SqliteBackend(), url=masked, serialize=memory, per_thread=True)
+    writer = None if memory else _write_lock(str(engine.url.database))
+    return SqlStore(
+        engine, SqliteBackend(), url=masked, serialize=memory, per_thread=True, write_lock=writer
+    )
+
+
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(database: str) -> threading.RLock:
+    """The lock every store of this process on ``database`` takes around its writes."""
+    key = os.path.realpath(database)
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(key)
+        if lock is None:
+            lock = _WRITE_LOCKS[key] = threading.RLock()
+        return lock
