@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -622,9 +624,20 @@ def test_whatsapp_template_message() -> None:
         text="Hallo Jan, bestelling 1001 is onderweg.",
     )
     [payload] = adapter.render(message)
-    assert payload.url == f"https://graph.facebook.com/v22.0/{PHONE_NUMBER_ID}/messages"
-    assert payload.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
-    assert json.loads(payload.body) == {
+    seen: list[httpx.Request] = []
+    answer = httpx.Response(
+        200, json={"messaging_product": "whatsapp", "messages": [{"id": "wamid.T"}]}
+    )
+    with httpx.Client(transport=transport(answer, seen)) as client:
+        assert adapter.send(payload, client).external_id == "wamid.T"
+    [request] = seen
+    assert (request.method, str(request.url)) == (
+        "POST",
+        f"https://graph.facebook.com/v22.0/{PHONE_NUMBER_ID}/messages",
+    )
+    assert request.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
+    assert request.headers["Content-Type"] == "application/json"
+    assert json.loads(request.content) == {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         "to": "31612345678",
@@ -1040,3 +1053,13 @@ def test_send_api_requests(cls: type[MessengerAdapter], limit: int) -> None:
         adapter.render(OutboundMessage(to=PSID, template="x", language="nl"))
     with pytest.raises(ValidationError, match="recipient"):
         adapter.render(OutboundMessage(to="Jan de Vries", text="Hallo"))
+
+
+def test_the_docs_example_runs() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "providers" / "meta.md").read_text(
+        "utf-8"
+    )
+    blocks = re.findall(r"```python\n(.*?)```", page, flags=re.DOTALL)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/providers/meta.md", "exec"), {})
