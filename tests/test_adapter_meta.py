@@ -480,6 +480,11 @@ def test_whatsapp_business_scoped_user_id_recognises_a_username_user(kit: Omniki
     second = kit.receive("whatsapp", signed(whatsapp(username_only)))
     assert second.interactions[0].customer_id == first.interactions[0].customer_id
     assert second.interactions[0].metadata == {}
+    # a user id in 'from', where the number used to be, is read as the user id
+    in_from = {"from": "NL.13491208655302741918", "id": "wamid.f", "type": "text", "text": {}}
+    [event] = whatsapp_adapter().parse(signed(whatsapp({"messages": [in_from]})))
+    assert event.sender is not None and event.sender.phone is None
+    assert event.sender.external_ids == {"whatsapp": "NL.13491208655302741918"}
 
 
 # the handshake and the signature ------------------------------------------------------------

@@ -172,8 +172,13 @@ class _MetaAdapter(BaseAdapter):
             return events
         except PayloadError as error:
             raise PayloadError(f"{self.name}: {error}") from None
-        except (ValueError, TypeError) as error:  # a model rejected a value
-            raise PayloadError(f"{self.name}: {error}") from None
+        except (ValueError, TypeError) as error:
+            # A model refused a value. Its message would quote the value, which may be
+            # the customer's words: name the kind of failure only.
+            raise PayloadError(
+                f"{self.name}: the body holds a value that cannot be recorded "
+                f"({type(error).__name__})"
+            ) from None
 
     def _entry(self, entry: dict[str, Any], where: str) -> list[InboundEvent]:
         raise NotImplementedError
@@ -737,8 +742,10 @@ def _whatsapp_sender(message: dict[str, Any], contacts: list[dict[str, Any]], wh
     come with only a business-scoped user id (``user_id``), which is then the
     identifier: it is recorded as external id ``whatsapp`` next to the number.
     """
-    number = _text(message.get("from"))
+    number = _digits(message.get("from"))
     user_id = _text(message.get("from_user_id"))
+    if number is None and _text(message.get("from")):  # a user id where the number would be
+        user_id = user_id or message["from"]
     contact: dict[str, Any] = {}
     for candidate in contacts:
         if (number and candidate.get("wa_id") == number) or (
@@ -749,17 +756,22 @@ def _whatsapp_sender(message: dict[str, Any], contacts: list[dict[str, Any]], wh
     else:
         if len(contacts) == 1:
             contact = contacts[0]
-    number = number or _text(contact.get("wa_id"))
+    number = number or _digits(contact.get("wa_id"))
     user_id = user_id or _text(contact.get("user_id"))
     if not number and not user_id:
         raise PayloadError(f"{where}: the message has no sender ('from')")
     profile = contact.get("profile")
     name = _text(profile.get("name")) if isinstance(profile, dict) else None
     return Sender(
-        phone=f"+{number.lstrip('+')}" if number else None,
+        phone=f"+{number}" if number else None,
         external_ids={"whatsapp": user_id} if user_id else {},
         name=name or None,
     )
+
+
+def _digits(value: Any) -> str | None:
+    """A WhatsApp number (``wa_id``): ASCII digits only."""
+    return value if isinstance(value, str) and value.isascii() and value.isdigit() else None
 
 
 def _attachment(value: Any, where: str) -> Attachment:
