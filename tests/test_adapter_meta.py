@@ -3,6 +3,7 @@ parse, and the exact Graph API requests they send."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -1058,6 +1059,38 @@ def test_send_api_requests(cls: type[MessengerAdapter], limit: int) -> None:
         adapter.render(OutboundMessage(to=PSID, template="x", language="nl"))
     with pytest.raises(ValidationError, match="recipient"):
         adapter.render(OutboundMessage(to="Jan de Vries", text="Hallo"))
+
+
+def test_the_receiver_subscribes_and_records(tmp_path: Path) -> None:
+    from omnikit.server import create_app
+
+    message = signed(TEXT)
+
+    async def exchange(app: Any) -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://10.0.3.7:8000") as c:
+            query = "hub.mode=subscribe&hub.challenge=1158201444"
+            return [
+                await c.get(f"/webhooks/whatsapp?{query}&hub.verify_token={VERIFY_TOKEN}"),
+                await c.get(f"/webhooks/whatsapp?{query}&hub.verify_token=guess"),
+                await c.post("/webhooks/whatsapp", headers=message.headers, content=message.body),
+                await c.post(
+                    "/webhooks/whatsapp",
+                    headers={**message.headers, "x-hub-signature-256": "sha256=" + "0" * 64},
+                    content=message.body,
+                ),
+            ]
+
+    with Omnikit(f"sqlite:///{tmp_path / 'omnikit.db'}", default_region="NL") as kit:
+        use_whatsapp(kit)
+        subscribed, refused, delivered, forged = asyncio.run(exchange(create_app(kit)))
+        assert (subscribed.status_code, subscribed.text) == (200, "1158201444")
+        assert subscribed.headers["content-type"].startswith("text/plain")
+        assert refused.status_code == 403 and forged.status_code == 403
+        assert (delivered.status_code, delivered.text) == (200, "EVENT_RECEIVED")
+        jan = kit.customers.find(phone="+31612345678")
+        assert jan is not None
+        assert [step.external_id for step in kit.journey(jan.id).steps] == [WAMID_IN]
 
 
 def test_the_docs_example_runs() -> None:
