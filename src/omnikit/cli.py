@@ -173,6 +173,7 @@ if _MISSING is None:
                 the_kit,
                 public_url=public_url or settings.public_url,
                 max_body=settings.max_body,
+                threads=settings.threads,
             )
         except OmnikitError as error:
             typer.echo(f"omnikit serve: {error}", err=True)

@@ -53,12 +53,15 @@ except ImportError as error:  # pragma: no cover - exercised without the extra o
 if TYPE_CHECKING:
     from omnikit.kit import Omnikit
 
-__all__ = ["DEFAULT_MAX_BODY", "ServeConfig", "create_app", "load_config"]
+__all__ = ["DEFAULT_MAX_BODY", "DEFAULT_THREADS", "ServeConfig", "create_app", "load_config"]
 
 log = logging.getLogger("omnikit.server")
 
 DEFAULT_MAX_BODY = 1024 * 1024
 """The largest webhook body the receiver accepts (1 MiB); larger ones get 413."""
+
+DEFAULT_THREADS = 4
+"""How many webhook requests run ``kit.receive`` at once in one process."""
 
 RETRY_AFTER = "5"
 """Seconds a provider is asked to wait before delivering again after a store failure."""
@@ -73,13 +76,15 @@ def create_app(
     *,
     public_url: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    threads: int = DEFAULT_THREADS,
 ) -> Starlette:
     """The webhook receiver for ``kit``'s configured adapters.
 
     ``public_url`` (``"https://hooks.example.com"``) is the address providers post to,
     when it differs from what the app sees behind a proxy: signature schemes that sign
     the URL (Twilio) are checked against ``public_url`` + the request's path and query.
-    ``max_body`` bounds the body in bytes.
+    ``max_body`` bounds the body in bytes. ``threads`` is how many requests run
+    ``kit.receive`` (synchronous) at once, each in a worker thread; the rest wait.
     """
     if public_url is not None:
         if not isinstance(public_url, str) or not public_url.startswith(("http://", "https://")):
@@ -87,7 +92,9 @@ def create_app(
         public_url = public_url.rstrip("/")
     if not isinstance(max_body, int) or isinstance(max_body, bool) or max_body < 1:
         raise ValidationError(f"max_body {max_body!r} must be a positive number of bytes")
-    limiter = anyio.CapacityLimiter(int(os.environ.get("OMNIKIT_RECEIVE_THREADS", "1")))
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValidationError(f"threads {threads!r} must be a positive whole number")
+    limiter = anyio.CapacityLimiter(threads)
 
     async def healthz(request: Request) -> HttpResponse:
         try:
@@ -201,6 +208,7 @@ class ServeConfig:
         default_region = "NL"
         public_url = "https://hooks.example.com"
         max_body = 1048576
+        threads = 4
 
         [adapters.twilio]
         account_sid = "AC0123456789abcdef0123456789abcdef"
@@ -214,6 +222,7 @@ class ServeConfig:
     default_region: str | None = None
     public_url: str | None = None
     max_body: int = DEFAULT_MAX_BODY
+    threads: int = DEFAULT_THREADS
     adapters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -228,7 +237,7 @@ def load_config(path: str | Path) -> ServeConfig:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ValidationError(f"config {str(path)!r} cannot be read: {error}") from None
-    known = {"url", "default_region", "public_url", "max_body", "adapters"}
+    known = {"url", "default_region", "public_url", "max_body", "threads", "adapters"}
     unknown = sorted(set(document) - known)
     if unknown:
         raise ValidationError(f"config {str(path)!r}: unknown key(s) {', '.join(unknown)}")
@@ -257,5 +266,6 @@ def load_config(path: str | Path) -> ServeConfig:
         default_region=document.get("default_region"),
         public_url=document.get("public_url"),
         max_body=max_body,
+        threads=document.get("threads", DEFAULT_THREADS),
         adapters=resolved,
     )
