@@ -83,12 +83,17 @@ def _claim(name: str) -> EntryPoint | None:
     return claims[0] if claims else None
 
 
-def adapter_names() -> list[str]:
-    """Every adapter name available: built in or installed, sorted."""
-    names = set(BUILTIN_ADAPTERS) | set(_discover())
-    for name in names:
-        _claim(name)
-    return sorted(names)
+def adapter_names(*, check: bool = True) -> list[str]:
+    """Every adapter name available: built in or installed, sorted.
+
+    Raises ``ConflictError`` when a name is claimed twice, unless ``check`` is False
+    (error messages list the names without tripping over a clash elsewhere).
+    """
+    names = sorted(set(BUILTIN_ADAPTERS) | set(_discover()))
+    if check:
+        for name in names:
+            _claim(name)
+    return names
 
 
 def adapter_class(name: str) -> Any:
@@ -102,7 +107,7 @@ def adapter_class(name: str) -> Any:
         target = BUILTIN_ADAPTERS.get(name)
         if target is None:
             raise UnknownAdapterError(
-                f"no adapter named {name!r}; available: {', '.join(adapter_names())}"
+                f"no adapter named {name!r}; available: {', '.join(adapter_names(check=False))}"
             )
         module, _, attribute = target.partition(":")
         return getattr(importlib.import_module(module), attribute)
