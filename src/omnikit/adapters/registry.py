@@ -7,7 +7,8 @@ A package publishes an adapter with an entry point whose name is the adapter's n
 
 Nothing is imported until an adapter is used. A package that fails to import gives a
 warning naming it; two packages (or a package and omnikit) claiming one name is a
-``ConflictError`` naming both. ``OMNIKIT_NO_PLUGINS=1`` turns package loading off.
+``ConflictError`` naming both. ``OMNIKIT_NO_PLUGINS=1`` (or ``true``, ``yes``, in any
+case) turns package loading off; it is read when entry points are first read.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def _discover() -> dict[str, list[EntryPoint]]:
     with _lock:
         if _plugins is None:
             found: dict[str, list[EntryPoint]] = {}
-            if os.environ.get("OMNIKIT_NO_PLUGINS", "") not in ("1", "true", "yes"):
+            off = os.environ.get("OMNIKIT_NO_PLUGINS", "").strip().lower()
+            if off not in ("1", "true", "yes"):
                 for point in entry_points(group=ENTRY_POINT_GROUP):
                     claims = found.setdefault(point.name, [])
                     if all(_package(p) != _package(point) for p in claims):
