@@ -143,7 +143,7 @@ class Adapters:
         if adapter is None:
             hint = (
                 f"configure it with kit.adapters.use({name!r}, ...)"
-                if isinstance(name, str) and name in self.available()
+                if isinstance(name, str) and name in adapter_names(check=False)
                 else f"configured: {', '.join(sorted(self._configured)) or 'none'}"
             )
             raise UnknownAdapterError(f"no adapter {name!r} is configured; {hint}")

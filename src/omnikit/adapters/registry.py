@@ -7,7 +7,8 @@ A package publishes an adapter with an entry point whose name is the adapter's n
 
 Nothing is imported until an adapter is used. A package that fails to import gives a
 warning naming it; two packages (or a package and omnikit) claiming one name is a
-``ConflictError`` naming both. ``OMNIKIT_NO_PLUGINS=1`` turns package loading off.
+``ConflictError`` naming both. ``OMNIKIT_NO_PLUGINS=1`` (or ``true``, ``yes``, in any
+case) turns package loading off; it is read when entry points are first read.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def _discover() -> dict[str, list[EntryPoint]]:
     with _lock:
         if _plugins is None:
             found: dict[str, list[EntryPoint]] = {}
-            if os.environ.get("OMNIKIT_NO_PLUGINS", "") not in ("1", "true", "yes"):
+            off = os.environ.get("OMNIKIT_NO_PLUGINS", "").strip().lower()
+            if off not in ("1", "true", "yes"):
                 for point in entry_points(group=ENTRY_POINT_GROUP):
                     claims = found.setdefault(point.name, [])
                     if all(_package(p) != _package(point) for p in claims):
@@ -83,12 +85,17 @@ def _claim(name: str) -> EntryPoint | None:
     return claims[0] if claims else None
 
 
-def adapter_names() -> list[str]:
-    """Every adapter name available: built in or installed, sorted."""
-    names = set(BUILTIN_ADAPTERS) | set(_discover())
-    for name in names:
-        _claim(name)
-    return sorted(names)
+def adapter_names(*, check: bool = True) -> list[str]:
+    """Every adapter name available: built in or installed, sorted.
+
+    Raises ``ConflictError`` when a name is claimed twice, unless ``check`` is False
+    (error messages list the names without tripping over a clash elsewhere).
+    """
+    names = sorted(set(BUILTIN_ADAPTERS) | set(_discover()))
+    if check:
+        for name in names:
+            _claim(name)
+    return names
 
 
 def adapter_class(name: str) -> Any:
@@ -102,7 +109,7 @@ def adapter_class(name: str) -> Any:
         target = BUILTIN_ADAPTERS.get(name)
         if target is None:
             raise UnknownAdapterError(
-                f"no adapter named {name!r}; available: {', '.join(adapter_names())}"
+                f"no adapter named {name!r}; available: {', '.join(adapter_names(check=False))}"
             )
         module, _, attribute = target.partition(":")
         return getattr(importlib.import_module(module), attribute)
