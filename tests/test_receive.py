@@ -278,3 +278,11 @@ def test_sender_model_keeps_identifiers() -> None:
     sender = Sender(phone="+31612345678", handles={"telegram": "janj"}, name="Jan")
     assert sender.external_ids == {} and sender.handles == {"telegram": "janj"}
     assert EventType("status") is EventType.STATUS
+
+
+def test_an_unreadable_identifier_is_left_out_and_the_rest_used(scripted: Omnikit) -> None:
+    jan = scripted.customers.identify(email="jan@example.nl")
+    event = sms("SM7") | {"sender": {"phone": "anonymous", "email": "JAN@example.nl"}}
+    [interaction] = scripted.receive("scripted", request(event)).interactions
+    assert interaction.customer_id == jan.id
+    assert "sender" not in interaction.metadata

@@ -250,31 +250,42 @@ def _sender(
 ) -> tuple[Customer, dict[str, Any]]:
     """The customer an event's sender is, and the metadata to record.
 
-    A sender whose identifiers cannot be read (a withheld caller ID, ``anonymous``) is
-    recorded on a customer of its own, keyed by the contact's provider id, so that a
+    An identifier that cannot be read (a withheld caller ID, ``anonymous``) is left
+    out and the others are used; a sender with none left is recorded on a customer of
+    its own, keyed by the contact's provider id, so that a
     retried delivery finds the same one. A number several customers share is recorded
     on the first of them in a stable order, naming all in ``metadata["candidates"]``.
     """
     metadata: dict[str, JsonValue] = dict(event.metadata)
     sender = event.sender or Sender()
     customers = kit.customers
-    try:
-        if sender.phone or sender.email or sender.handles or sender.external_ids:
+    # An identifier that cannot be read (a withheld number) is dropped, the rest used.
+    phone, email = sender.phone, sender.email
+    for attempt in range(3):
+        if attempt == 1:
+            phone = None
+        elif attempt == 2:
+            email = None
+        if attempt and (phone, email) == (sender.phone, sender.email):
+            continue  # nothing dropped: it would fail the same way
+        if not (phone or email or sender.handles or sender.external_ids):
+            break
+        try:
             return customers._identify_in(
                 tx,
-                phone=sender.phone,
-                email=sender.email,
+                phone=phone,
+                email=email,
                 handles=sender.handles or None,
                 external_ids=sender.external_ids or None,
                 name=sender.name,
                 language=sender.language,
                 source=channel,
             ), metadata
-    except AmbiguousIdentityError as error:
-        metadata["candidates"] = list(error.customer_ids)
-        return survivor(tx, error.customer_ids[0]), metadata
-    except InvalidIdentityError as error:
-        log.info("%s: sender not recognisable (%s)", channel, type(error).__name__)
+        except AmbiguousIdentityError as error:
+            metadata["candidates"] = list(error.customer_ids)
+            return survivor(tx, error.customer_ids[0]), metadata
+        except InvalidIdentityError as error:
+            log.info("%s: a sender identifier is not readable (%s)", channel, type(error).__name__)
     metadata["sender"] = "unknown"
     key = event.external_id or new_id()
     return customers._identify_in(
