@@ -92,9 +92,9 @@ def create_app(
         public_url = public_url.rstrip("/")
     if not isinstance(max_body, int) or isinstance(max_body, bool) or max_body < 1:
         raise ValidationError(f"max_body {max_body!r} must be a positive number of bytes")
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ValidationError(f"threads {threads!r} must be a positive whole number")
-    limiter = anyio.CapacityLimiter(threads)
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
+        raise ValidationError(f"threads {threads!r} must be a whole number, 0 or more")
+    limiter = anyio.CapacityLimiter(threads) if threads else None
 
     async def healthz(request: Request) -> HttpResponse:
         try:
@@ -119,7 +119,12 @@ def create_app(
                 query=dict(request.query_params),
                 received_at=kit.now(),
             )
-            result = await anyio.to_thread.run_sync(kit.receive, name, inbound, limiter=limiter)
+            if limiter is None:
+                result = kit.receive(name, inbound)
+            else:
+                result = await anyio.to_thread.run_sync(
+                    kit.receive, name, inbound, limiter=limiter
+                )
         except _TooLarge:
             return _answer(name, 413, f"body over {max_body} bytes", started)
         except UnknownAdapterError:
