@@ -784,9 +784,9 @@ class TestMailgunConformance(AdapterConformance):
                     ("subject", "Waar blijft mijn bestelling 1001?"),
                     ("body-mime", PLAIN),
                 ],
-                url=MAILGUN_URL + "/mime",
+                url=MAILGUN_URL + "_mime",
             ),
-            mailgun_request([("body-mime", BOUNCE)], url=MAILGUN_URL + "/mime"),
+            mailgun_request([("body-mime", BOUNCE)], url=MAILGUN_URL + "_mime"),
         ]
 
     def sign(self, request: InboundRequest, secret: str, at: datetime) -> InboundRequest:

@@ -8,10 +8,12 @@ bounce it (554).
 
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +192,12 @@ def test_without_aiosmtpd_the_error_names_the_extra(monkeypatch: pytest.MonkeyPa
         kit.adapters.use("email", secret=SECRET)
         with pytest.raises(ImportError, match=r"pip install 'omnikit\[smtp\]'"):
             SmtpReceiver(kit)
+
+
+def test_the_docs_example_runs() -> None:
+    page = Path(__file__).resolve().parent.parent / "docs" / "providers" / "email.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    assert blocks
+    port = str(free_port())  # the page listens on 8025; a free port here
+    for block in blocks:
+        exec(compile(block.replace("8025", port), "docs/providers/email.md", "exec"), {})
