@@ -447,12 +447,24 @@ def test_render_writes_a_threaded_plain_text_message() -> None:
     assert b"\r\n" in payload.body and b"\n\n" not in payload.body.replace(b"\r\n", b"")
 
 
+def test_render_writes_an_internationalised_domain_as_idna() -> None:
+    adapter = EmailAdapter(sender="Bücherei <info@bücher.example>")
+    [payload] = adapter.render(OutboundMessage(to="Zoë <zoe@straße.example>", text="x"))
+    assert payload.metadata["from"] == "info@xn--bcher-kva.example"
+    assert payload.metadata["to"] == ["zoe@xn--strae-oqa.example"]
+    written = message_from_bytes(payload.body, policy=policy.default)
+    assert written["To"] == "Zoë <zoe@xn--strae-oqa.example>"
+    assert str(payload.metadata["message_id"]).endswith("@xn--bcher-kva.example")
+
+
 def test_render_refuses_what_cannot_be_written() -> None:
     with pytest.raises(ValidationError, match="no sender is configured"):
         EmailAdapter().render(OutboundMessage(to="jan@example.nl", text="x"))
     adapter = EmailAdapter(sender=SENDER)
     for message, reason in (
         (OutboundMessage(to="jan", text="x"), "not one e-mail address"),
+        (OutboundMessage(to="a@b.nl, c@d.nl", text="x"), "not one e-mail address"),
+        (OutboundMessage(to="zoë@example.nl", text="x"), "non-ASCII local part"),
         (OutboundMessage(to="jan@example.nl\r\nBcc: x@y.nl", text="x"), "not an e-mail"),
         (OutboundMessage(to="jan@example.nl", subject="a\r\nBcc: x@y.nl"), "cannot be written"),
         (OutboundMessage(to="jan@example.nl", reply_to="two words"), "not a Message-ID"),

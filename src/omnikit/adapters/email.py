@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
+from email_validator import EmailNotValidError, validate_email
 
 from omnikit._validate import MAX_TEXT_BYTES
 from omnikit.adapters.base import (
@@ -325,7 +326,8 @@ def _attachments(message: Message, body: object) -> list[Attachment]:
         if maintype == "multipart":
             payload = part.get_payload()
             if depth < _MAX_DEPTH and isinstance(payload, list):
-                pending.extend((sub, depth + 1) for sub in payload if isinstance(sub, Message))
+                subs = payload[:_MAX_PARTS]
+                pending.extend((sub, depth + 1) for sub in subs if isinstance(sub, Message))
             continue
         filename = part.get_filename()
         attached = isinstance(part, EmailMessage) and part.is_attachment()
@@ -474,7 +476,8 @@ def _content_type(request: InboundRequest) -> str:
 
 
 def _mailbox(value: object, what: str, adapter: str) -> Address:
-    """One address as ``jan@example.nl`` or ``Jan <jan@example.nl>``."""
+    """One address as ``jan@example.nl`` or ``Jan <jan@example.nl>``, checked with
+    email-validator, its domain in ASCII (an internationalised domain as IDNA 2008)."""
     if not isinstance(value, str) or any(c in value for c in "\r\n\x00"):
         raise ValidationError(f"{adapter}: {what} {value!r} is not an e-mail address")
     try:
@@ -483,10 +486,20 @@ def _mailbox(value: object, what: str, adapter: str) -> Address:
         defects = header.defects
     except Exception:  # the header parser's assorted errors, as in parse_mail
         addresses, defects = [], ()
+    if len(addresses) == 1 and not addresses[0].username.isascii():
+        raise ValidationError(
+            f"{adapter}: {what} {value!r} has a non-ASCII local part, which needs SMTPUTF8 "
+            "(not supported)"
+        )
     if len(addresses) != 1 or defects:
         raise ValidationError(f"{adapter}: {what} {value!r} is not one e-mail address")
     found: Address = addresses[0]
-    return found
+    try:
+        checked = validate_email(found.addr_spec, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        raise ValidationError(f"{adapter}: {what} {value!r} is not valid: {error}") from None
+    username, _, domain = (checked.ascii_email or checked.normalized).rpartition("@")
+    return Address(display_name=found.display_name, username=username, domain=domain)
 
 
 def _bracketed(ids: list[str], adapter: str) -> str:
@@ -745,6 +758,10 @@ class EmailAdapter(BaseAdapter):
             ) from None
         except smtplib.SMTPException as error:  # no STARTTLS, no usable login method
             raise SendError(f"{self.name}: {host}:{port}: {error}", retryable=False) from None
+        except UnicodeError:  # an address smtplib cannot write in ASCII
+            raise SendError(
+                f"{self.name}: {host}:{port}: an address is not ASCII", retryable=False
+            ) from None
         except ssl.SSLCertVerificationError as error:
             raise SendError(
                 f"{self.name}: {host}:{port} certificate not trusted: {error.verify_message}",
