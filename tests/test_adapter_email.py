@@ -856,6 +856,34 @@ def test_mailgun_reply_as_a_form_carries_its_thread() -> None:
     assert event.occurred_at is None  # no Date header or field
 
 
+def test_mailgun_headers_come_from_message_headers_first() -> None:
+    adapter = MailgunAdapter(signing_key=SIGNING_KEY)
+    listed = [
+        ["From", "=?utf-8?q?Zo=C3=AB?= <zoe@example.nl>"],
+        ["Message-Id", "<listed@example.nl>"],
+        ["References", "<a@example.nl>\r\n <b@example.nl>"],
+        ["Auto-Submitted", "auto-replied"],
+    ]
+    fields: Fields = [
+        ("from", "someone-else@example.nl"),
+        ("Message-Id", "<field@example.nl>"),
+        ("message-headers", json.dumps(listed)),
+        ("body-plain", "Ik ben afwezig."),
+    ]
+    [event] = adapter.parse(mailgun_request(fields, form=True))
+    assert event.sender is not None
+    assert (event.sender.email, event.sender.name) == ("zoe@example.nl", "Zoë")
+    assert event.external_id == "listed@example.nl"
+    assert event.metadata == {
+        "references": ["a@example.nl", "b@example.nl"],
+        "auto_submitted": "auto-replied",
+    }
+    # without a From header or field: the envelope sender
+    [event] = adapter.parse(mailgun_request([("sender", "bounce@example.nl")], form=True))
+    assert event.sender is not None and event.sender.email == "bounce@example.nl"
+    assert event.external_id is not None and event.external_id.startswith("sha256:")
+
+
 def test_mailgun_raw_mime_reads_like_the_email_adapter() -> None:
     adapter = MailgunAdapter(signing_key=SIGNING_KEY)
     for raw in (PLAIN, HTML_LATIN1, WITH_ATTACHMENT, BOUNCE):

@@ -114,6 +114,18 @@ def test_unexpected_failures_are_temporary_too(
     assert caught.value.smtp_code == 451
 
 
+def test_an_adapter_reconfigured_without_a_secret_keeps_mail_queued(
+    kit: Omnikit, receiver: SmtpReceiver
+) -> None:
+    kit.adapters.use("email", sender=SHOP)  # no secret: nothing could verify the mail
+    with pytest.raises(smtplib.SMTPDataError) as caught:
+        send(receiver, PLAIN)
+    assert caught.value.smtp_code == 451
+    kit.adapters.use("email", secret=SECRET)
+    send(receiver, PLAIN)
+    assert kit.customers.find(email="jan@example.nl") is not None
+
+
 def test_unreadable_mail_is_rejected_for_good(kit: Omnikit, receiver: SmtpReceiver) -> None:
     anonymous = b"Subject: no sender\r\nMessage-ID: <x@y>\r\n\r\nHallo\r\n"
     with pytest.raises(smtplib.SMTPDataError) as caught:

@@ -146,19 +146,20 @@ class SmtpReceiver:
 
         Runs in a worker thread: the kit is synchronous.
         """
-        adapter = self.kit.adapters.get(self.adapter)
-        at = self.kit.now()
-        headers = {"content-type": "message/rfc822"}
-        if isinstance(adapter, EmailAdapter):
-            headers |= adapter.signature_headers(raw, at)
-        request = InboundRequest(
-            method="POST",
-            url=f"smtp://{self.host}:{self.port}/",
-            headers=headers,
-            body=raw,
-            received_at=at,
-        )
         try:
+            adapter = self.kit.adapters.get(self.adapter)
+            if not isinstance(adapter, EmailAdapter) or not adapter.has_secret:
+                # reconfigured since the receiver started: keep the mail queued
+                log.error("%s: not an e-mail adapter with a secret", self.adapter)
+                return TRY_LATER
+            at = self.kit.now()
+            request = InboundRequest(
+                method="POST",
+                url=f"smtp://{_host(self.host)}:{self.port}/",
+                headers={"content-type": "message/rfc822"} | adapter.signature_headers(raw, at),
+                body=raw,
+                received_at=at,
+            )
             self.kit.receive(self.adapter, request)
         except (PayloadError, SignatureError) as error:
             log.info("%s: message rejected (%s)", self.adapter, type(error).__name__)
@@ -200,6 +201,11 @@ class _Handler:
             raw = raw.encode("utf-8", "surrogateescape")
         reply: str = await asyncio.to_thread(self._receiver.deliver, bytes(raw))
         return reply
+
+
+def _host(host: str) -> str:
+    """``host`` as written in a URL: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
 
 
 def _reply_text(text: str) -> str:

@@ -858,34 +858,32 @@ class MailgunAdapter(BaseAdapter):
         text = {
             key: _clean(value.decode("utf-8", "surrogateescape")) for key, value in fields.items()
         }
-        headers = self._headers(text)
-        kind = headers("Content-Type")
-        if kind is not None and getattr(kind, "content_type", "") == "multipart/report":
-            return [
-                InboundEvent(
-                    type=EventType.IGNORED,
-                    channel=self.channel,
-                    reason="report (bounce) as parsed fields; route it to a URL ending in mime",
-                )
-            ]
-        attachments = [
-            Attachment(name=filename or key, content_type=content_type, size=size)
-            for key, (filename, content_type, size) in files.items()
-            if key.startswith("attachment-")
-        ]
         digest = hashlib.sha256()
         for key in sorted(set(text) - {"timestamp", "token", "signature"}):
             digest.update(f"{key}={text[key]}\x00".encode("utf-8", "replace"))
         try:
-            return [
-                _event(
-                    headers,
-                    channel=self.channel,
-                    text=text.get("body-plain", text.get("stripped-text")),
-                    attachments=attachments,
-                    fallback_id="sha256:" + digest.hexdigest(),
-                )
+            headers = _mailgun_headers(text)
+            kind = headers("Content-Type")
+            if getattr(kind, "content_type", "") == "multipart/report":
+                return [
+                    InboundEvent(
+                        type=EventType.IGNORED,
+                        channel=self.channel,
+                        reason="report (bounce) as parsed fields; route it to a URL ending in mime",
+                    )
+                ]
+            attachments = [
+                Attachment(name=filename or key, content_type=content_type, size=size)
+                for key, (filename, content_type, size) in files.items()
+                if key.startswith("attachment-")
             ]
+            event = _event(
+                headers,
+                channel=self.channel,
+                text=text.get("body-plain", text.get("stripped-text")),
+                attachments=attachments,
+                fallback_id="sha256:" + digest.hexdigest(),
+            )
         except PayloadError as error:
             raise PayloadError(f"{self.name}: {error}") from None
         except OmnikitError as error:
@@ -894,38 +892,7 @@ class MailgunAdapter(BaseAdapter):
             raise PayloadError(
                 f"{self.name}: fields cannot be read ({type(error).__name__})"
             ) from None
-
-    def _headers(self, fields: dict[str, str]) -> Callable[[str], BaseHeader | None]:
-        """Header lookup over ``message-headers`` (the message's own headers, in order),
-        then the fields Mailgun names after headers (``Message-Id``, ``from``…)."""
-        pairs: list[tuple[str, str]] = []
-        listed = fields.get("message-headers")
-        if listed is not None:
-            try:
-                document = json.loads(listed)
-            except (ValueError, RecursionError):
-                raise PayloadError(f"{self.name}: message-headers is not valid JSON") from None
-            if not isinstance(document, list) or not all(
-                isinstance(p, list) and len(p) == 2 and all(isinstance(v, str) for v in p)
-                for p in document
-            ):
-                raise PayloadError(f"{self.name}: message-headers must be a list of [name, value]")
-            pairs = [(name, value) for name, value in document]
-        lowered = {key.lower(): value for key, value in reversed(list(fields.items()))}
-
-        def header(name: str) -> BaseHeader | None:
-            wanted = name.lower()
-            value = next((v for k, v in pairs if k.lower() == wanted), None)
-            if value is None:
-                value = lowered.get(wanted)
-            if value is None and wanted == "from":
-                value = lowered.get("sender")  # the envelope sender (MAIL FROM)
-            if value is None:
-                return None
-            found: BaseHeader = policy.default.header_factory(name, value)
-            return found
-
-        return header
+        return [event]
 
     def _form(
         self, request: InboundRequest
@@ -1008,6 +975,40 @@ class MailgunAdapter(BaseAdapter):
             external_id=identifier.strip().strip("<>") if identifier else None,
             http_status=response.status_code,
         )
+
+
+def _mailgun_headers(fields: dict[str, str]) -> Callable[[str], BaseHeader | None]:
+    """Header lookup over ``message-headers`` (the message's own headers, in order),
+    then the fields Mailgun names after headers (``Message-Id``, ``from``…)."""
+    pairs: list[tuple[str, str]] = []
+    listed = fields.get("message-headers")
+    if listed is not None:
+        try:
+            document = json.loads(listed)
+        except (ValueError, RecursionError):
+            raise PayloadError("message-headers is not valid JSON") from None
+        if not isinstance(document, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(v, str) for v in p)
+            for p in document
+        ):
+            raise PayloadError("message-headers must be a list of [name, value]")
+        pairs = [(name, value) for name, value in document]
+    lowered = {key.lower(): value for key, value in reversed(list(fields.items()))}
+
+    def header(name: str) -> BaseHeader | None:
+        wanted = name.lower()
+        value = next((v for k, v in pairs if k.lower() == wanted), None)
+        if value is None:
+            value = lowered.get(wanted)
+        if value is None and wanted == "from":
+            value = lowered.get("sender")  # the envelope sender (MAIL FROM)
+        if value is None:
+            return None
+        # unfold: the header parser refuses line breaks (a folded References)
+        found: BaseHeader = policy.default.header_factory(name, re.sub(r"[\r\n]+", "", value))
+        return found
+
+    return header
 
 
 def _multipart(
