@@ -307,10 +307,15 @@ def test_unreadable_mail_is_a_payload_error() -> None:
         small.parse(relay_signed(PLAIN + b"x" * 2048))
 
 
+# header text as mailers write it: no control characters or line separators (the
+# stdlib writes a subject of "\n" as an empty line that ends the headers)
+HEADER_TEXT = st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"))
+
+
 @settings(max_examples=200, deadline=None)
 @given(
-    name=st.text(min_size=1, max_size=40),
-    subject=st.text(max_size=80),
+    name=st.text(HEADER_TEXT, min_size=1, max_size=40),
+    subject=st.text(HEADER_TEXT, max_size=80),
     text=st.text(max_size=300),
 )
 def test_text_subject_and_name_survive_the_round_trip(name: str, subject: str, text: str) -> None:
@@ -326,6 +331,10 @@ def test_text_subject_and_name_survive_the_round_trip(name: str, subject: str, t
     event = parse_mail(raw)
     assert event.external_id == "round@trip"
     assert event.sender is not None and event.sender.email == "jan@example.nl"
+    # runs of white space may be folded into one; and the stdlib keeps the folding
+    # space between two encoded words of a long display name (RFC 2047 drops it)
+    assert "".join((event.sender.name or "").split()) == "".join(name.split())
+    assert " ".join((event.subject or "").split()) == " ".join(subject.split())
     expected = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip()
     if "\x00" not in text and all(c.isprintable() or c in "\n\r\t" for c in text):
         assert (event.text or "") == expected
