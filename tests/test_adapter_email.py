@@ -475,7 +475,8 @@ def test_render_refuses_what_cannot_be_written() -> None:
         (OutboundMessage(to="a@b.nl, c@d.nl", text="x"), "not one e-mail address"),
         (OutboundMessage(to="zoë@example.nl", text="x"), "non-ASCII local part"),
         (OutboundMessage(to="jan@example.nl\r\nBcc: x@y.nl", text="x"), "not an e-mail"),
-        (OutboundMessage(to="jan@example.nl", subject="a\r\nBcc: x@y.nl"), "cannot be written"),
+        (OutboundMessage(to="jan@example.nl", subject="a\r\nBcc: x@y.nl"), "line break"),
+        (OutboundMessage(to="jan@example.nl", subject="Uw bestelling\n"), "line break"),
         (OutboundMessage(to="jan@example.nl", reply_to="two words"), "not a Message-ID"),
     ):
         with pytest.raises(ValidationError, match=reason):
@@ -998,6 +999,9 @@ def test_mailgun_render_and_send_the_exact_request() -> None:
 def test_mailgun_render_needs_its_settings() -> None:
     with pytest.raises(ValidationError, match="api_key, domain and sender"):
         MailgunAdapter(signing_key=SIGNING_KEY).render(OutboundMessage(to="jan@example.nl"))
+    configured = MailgunAdapter(api_key=API_KEY, domain="mg.shop.example.nl", sender=SENDER)
+    with pytest.raises(ValidationError, match="line break"):
+        configured.render(OutboundMessage(to="jan@example.nl", subject="a\u2028b"))
     for settings_, reason in (
         ({"api_base": "ftp://x"}, "api_base"),
         ({"domain": "not a domain"}, "domain"),

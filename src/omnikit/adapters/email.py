@@ -61,6 +61,7 @@ MAX_MAIL = 10 * 1024 * 1024
 """The largest message the e-mail adapters read by default (10 MiB)."""
 
 _IDS = re.compile(r"<([^<>\s]+)>")
+_DOMAIN = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _MAX_IDS = 50  # references kept: the nearest ones, which continuity tries first
 _MAX_PARTS = 100
 _MAX_DEPTH = 20
@@ -103,7 +104,7 @@ def _message(message: EmailMessage, raw: bytes, channel: str) -> InboundEvent:
     if isinstance(body, Message) and not body.is_multipart():
         text = _decoded(body)
         if body.get_content_subtype() == "html":
-            text = html_text(text)
+            text = _html_text(text)
     attachments = _attachments(message, body)
     return _event(
         header,
@@ -401,7 +402,7 @@ class _HtmlText(HTMLParser):
             self.parts.append(data)
 
 
-def html_text(html: str) -> str:
+def _html_text(html: str) -> str:
     """The text of an HTML document: tags dropped, entities decoded, one line per
     block, runs of blank lines collapsed."""
     reader = _HtmlText()
@@ -520,6 +521,15 @@ def _thread(message: OutboundMessage, adapter: str) -> tuple[str | None, str | N
         refs.append(parent)
     in_reply_to = _bracketed([parent], adapter) if parent is not None else None
     return in_reply_to, _bracketed(refs[-_MAX_IDS:], adapter)
+
+
+def _subject(message: OutboundMessage, adapter: str) -> str | None:
+    """The subject to write; ``ValidationError`` for one with a line break in it (it
+    would end the header, or start another)."""
+    subject = message.subject
+    if subject and subject.splitlines() != [subject]:
+        raise ValidationError(f"{adapter}: subject {subject[:40]!r} has a line break")
+    return subject or None
 
 
 def _body_text(message: OutboundMessage) -> str:
@@ -664,12 +674,13 @@ class EmailAdapter(BaseAdapter):
         to = _mailbox(message.to, "recipient", self.name)
         message_id = f"{uuid.uuid4()}@{self.domain or self.sender.domain}"
         in_reply_to, references = _thread(message, self.name)
+        subject = _subject(message, self.name)
         mail = EmailMessage(policy=policy.SMTP)
         try:
             mail["From"] = self.sender
             mail["To"] = to
-            if message.subject:
-                mail["Subject"] = message.subject
+            if subject is not None:
+                mail["Subject"] = subject
             mail["Date"] = format_datetime(datetime.now(UTC))
             mail["Message-ID"] = f"<{message_id}>"
             if in_reply_to is not None:
@@ -772,9 +783,6 @@ class EmailAdapter(BaseAdapter):
                 f"{self.name}: cannot reach {host}:{port}: {type(error).__name__}", retryable=True
             ) from None
         return SendResult(external_id=message_id, status=DeliveryStatus.SENT)
-
-
-_DOMAIN = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 
 # Mailgun ----------------------------------------------------------------------------------
@@ -937,9 +945,10 @@ class MailgunAdapter(BaseAdapter):
         to = _mailbox(message.to, "recipient", self.name)
         message_id = f"{uuid.uuid4()}@{self.domain}"
         in_reply_to, references = _thread(message, self.name)
+        subject = _subject(message, self.name)
         fields = [("from", str(self.sender)), ("to", str(to))]
-        if message.subject:
-            fields.append(("subject", message.subject))
+        if subject is not None:
+            fields.append(("subject", subject))
         fields.append(("text", _body_text(message)))
         if in_reply_to is not None:
             fields.append(("h:In-Reply-To", in_reply_to))
