@@ -73,7 +73,8 @@ def serve(kind: str, port: int, db: str) -> None:
 
         kit = Omnikit(f"sqlite:///{db}", default_region="NL")
         kit.adapters.use("twilio", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)
-        app = create_app(kit, threads=int(os.environ.get("BENCH_THREADS", "4")))
+        threads = os.environ.get("BENCH_THREADS")  # default: create_app's choice
+        app = create_app(kit, threads=None if threads is None else int(threads))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

@@ -205,7 +205,7 @@ def test_create_app_checks_its_settings(kit: Omnikit) -> None:
     with pytest.raises(ValidationError, match="max_body"):
         create_app(kit, max_body=0)
     with pytest.raises(ValidationError, match="threads"):
-        create_app(kit, threads=0)
+        create_app(kit, threads=-1)
 
 
 def test_load_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
