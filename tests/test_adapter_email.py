@@ -31,16 +31,6 @@ from aiosmtpd.smtp import AuthResult, Envelope
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mail_samples import (
-    BOUNCE,
-    BOUNCED_ID,
-    HTML_LATIN1,
-    JPEG_SIZE,
-    PDF_SIZE,
-    PLAIN,
-    REPLY,
-    WITH_ATTACHMENT,
-)
 from omnikit import (
     Attachment,
     DeliveryStatus,
@@ -55,6 +45,16 @@ from omnikit import (
 )
 from omnikit.adapters.email import EmailAdapter, MailgunAdapter, parse_mail
 from omnikit.testing import AdapterConformance
+from tests.mail_samples import (
+    BOUNCE,
+    BOUNCED_ID,
+    HTML_LATIN1,
+    JPEG_SIZE,
+    PDF_SIZE,
+    PLAIN,
+    REPLY,
+    WITH_ATTACHMENT,
+)
 
 SECRET = "relay-secret-0123456789abcdef"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from mail_samples import PLAIN, REPLY
 from omnikit import Omnikit, StoreError, ValidationError
 from omnikit.smtp import SmtpReceiver
+from tests.mail_samples import PLAIN, REPLY
 
 SECRET = "relay-secret-0123456789abcdef"
 SHOP = "service@shop.example.nl"
@@ -87,10 +87,10 @@ def test_store_failure_is_a_temporary_error_and_the_retry_records_once(
 ) -> None:
     jan = kit.customers.identify(email="jan@example.nl")
 
-    def store_down(**_: object) -> None:
+    def store_down(*_: object, **__: object) -> None:
         raise StoreError("the database went away")
 
-    monkeypatch.setattr(kit, "record", store_down)
+    monkeypatch.setattr(kit, "_store_interactions", store_down)
     with pytest.raises(smtplib.SMTPDataError) as caught:
         send(receiver, PLAIN)
     assert caught.value.smtp_code == 451
