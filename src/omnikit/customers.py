@@ -133,14 +133,14 @@ class Customers:
         raises ``DuplicateKeyError`` for the caller to retry the whole transaction."""
         region = self._region(None)
         wanted = self._identifiers(phone, email, handles, external_ids, None, region, lookup=True)
-        return self._identify_locked(
-            tx,
-            wanted,
-            _validate.optional_text(name, "name", max_chars=500),
-            _validate.language(language),
-            self._source(source),
-            region,
-        )
+        name = _validate.optional_text(name, "name", max_chars=500)
+        language = _validate.language(language)
+        if len(wanted) == 1:  # the common case: one query finds a customer with nothing new
+            only = wanted[0]
+            known = tx.customer_by_identity(only.kind.value, only.scope, only.value)
+            if known is not None and not _missing(known, wanted, name, language, self._kit.now()):
+                return known
+        return self._identify_locked(tx, wanted, name, language, self._source(source), region)
 
     def _identify_locked(
         self,

@@ -229,7 +229,7 @@ def _message(kit: Omnikit, event: InboundEvent) -> Interaction:
                     metadata=metadata,
                     attachments=event.attachments,
                 )
-                return kit._store_interactions(tx, [interaction], follow=True)[0]
+                return kit._store_interactions(tx, [interaction], follow=True, current=True)[0]
         except DuplicateKeyError:
             log.debug("receiving lost a race to another writer; trying again")
         except ConflictError:

@@ -367,14 +367,18 @@ class Omnikit:
         *,
         many: bool = False,
         follow: bool = False,
+        current: bool = False,
     ) -> list[Interaction]:
         """Check and insert ``batch`` inside ``tx``; errors name the record's position.
 
-        An interaction for a customer that was merged goes to the survivor. With
-        ``follow``, an inbound interaction that names no case joins the case it
-        continues (``omnikit.continuity``).
+        An interaction for a customer that was merged goes to the survivor (``current``:
+        the caller has just read the customer in ``tx``, unmerged). With ``follow``, an
+        inbound interaction that names no case joins the case it continues
+        (``omnikit.continuity``).
         """
-        if len(batch) == 1:
+        if current:
+            customers = {i.customer_id: i.customer_id for i in batch}
+        elif len(batch) == 1:
             found = tx.resolve_customer(batch[0].customer_id)
             customers = {} if found is None else {batch[0].customer_id: found}
         else:  # one query per 500 customers, not one per customer
