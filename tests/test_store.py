@@ -139,3 +139,43 @@ def test_unopenable_file_is_a_store_error(tmp_path: Path) -> None:
 def test_unsupported_urls(url: str) -> None:
     with pytest.raises(ValidationError):
         Omnikit(url)
+
+
+def test_sqlite_checkpoints_in_a_thread_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits never run a checkpoint; the store's thread copies the log into the file."""
+    import threading
+    import time
+
+    from omnikit.store import sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_EVERY", 10)
+    runs: list[str] = []
+    original = sqlite_store.Checkpointer.checkpoint
+
+    def counted(self: sqlite_store.Checkpointer, connection: sqlite3.Connection) -> None:
+        runs.append(threading.current_thread().name)
+        original(self, connection)
+
+    monkeypatch.setattr(sqlite_store.Checkpointer, "checkpoint", counted)
+    path = tmp_path / "checkpointed.db"
+    with Omnikit(f"sqlite:///{path}") as kit:
+        with kit.store.transaction() as tx:
+            assert tx._cur.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+        assert "omnikit-sqlite-checkpoint" in [t.name for t in threading.enumerate()]
+        jan = kit.customers.identify(email="jan@example.nl")
+        for n in range(30):
+            kit.record(
+                customer=jan.id,
+                channel="sms",
+                direction="inbound",
+                kind="message",
+                external_id=f"SM{n}",
+            )
+        deadline = time.monotonic() + 10
+        while len(runs) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(runs) >= 3  # 30 writes, one checkpoint per 10
+        assert set(runs) == {"omnikit-sqlite-checkpoint"}
+    assert "omnikit-sqlite-checkpoint" not in [t.name for t in threading.enumerate()]

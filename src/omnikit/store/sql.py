@@ -1558,7 +1558,8 @@ class SqlStore:
     the server side, it saves the pool's 10 µs on every call. ``write_lock`` is taken
     around every write transaction: for SQLite, whose writers are serialised anyway,
     threads of one process then queue on the lock and are woken as soon as it is free,
-    instead of polling the database lock with SQLite's growing sleeps.
+    instead of polling the database lock with SQLite's growing sleeps. ``after_write``
+    is called after each committed write transaction, ``on_close`` by ``close``.
     """
 
     def __init__(
@@ -1570,9 +1571,13 @@ class SqlStore:
         serialize: bool = False,
         per_thread: bool = False,
         write_lock: threading.RLock | None = None,
+        after_write: Callable[[], None] | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.url = url
         self._writer = write_lock
+        self._after_write = after_write
+        self._on_close = on_close
         self._engine = engine
         self._backend = backend
         self._statements = _Statements(engine, backend)
@@ -1632,6 +1637,8 @@ class SqlStore:
         self._backend.purge(self._engine)
 
     def close(self) -> None:
+        if self._on_close is not None:
+            self._on_close()
         with self._held_lock:
             held, self._held = self._held, []
         for connection in held:
@@ -1706,6 +1713,8 @@ class _Transaction:
             except BaseException as error:
                 _reraise(error, self._finish(error))
             self._finish(None)
+            if self._write and self._store._after_write is not None:
+                self._store._after_write()
         else:
             _reraise(exc, self._finish(exc))
 

@@ -10,6 +10,7 @@ writer, and find-or-create is race-free across processes.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -27,7 +28,9 @@ from omnikit.errors import StoreError, ValidationError
 from omnikit.store.migrate import upgrade
 from omnikit.store.sql import Cursor, SqlStore, pool_options
 
-__all__ = ["BUSY_TIMEOUT_MS", "SqliteBackend", "open_sqlite"]
+log = logging.getLogger("omnikit.store")
+
+__all__ = ["BUSY_TIMEOUT_MS", "CHECKPOINT_EVERY", "Checkpointer", "SqliteBackend", "open_sqlite"]
 
 BUSY_TIMEOUT_MS = 30_000
 """How long a writer waits for another process's write lock before failing."""
@@ -66,7 +69,9 @@ class SqliteBackend:
         )
 
 
-def _configure(connection: sqlite3.Connection, *, memory: bool) -> None:
+def _configure(
+    connection: sqlite3.Connection, *, memory: bool, autocheckpoint: bool = True
+) -> None:
     # Autocommit at the driver level: the store issues BEGIN and COMMIT itself.
     connection.isolation_level = None
     cursor = connection.cursor()
@@ -78,6 +83,10 @@ def _configure(connection: sqlite3.Connection, *, memory: bool) -> None:
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    if not autocheckpoint:
+        # The store's checkpointer thread copies the log into the file instead, so
+        # that no caller's commit waits for a checkpoint's writes and fsync.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
@@ -111,7 +120,7 @@ def create_sqlite_engine(url: str, **pool: Any) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-        _configure(dbapi_connection, memory=memory)
+        _configure(dbapi_connection, memory=memory, autocheckpoint=memory)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -134,10 +143,85 @@ def open_sqlite(url: str, **pool: Any) -> SqlStore:
         engine.dispose()
         raise
     memory = engine.url.database in (None, "", ":memory:")
-    writer = None if memory else _write_lock(str(engine.url.database))
+    if memory:
+        return SqlStore(engine, SqliteBackend(), url=masked, serialize=True, per_thread=True)
+    database = str(engine.url.database)
+    checkpointer = Checkpointer(database)
     return SqlStore(
-        engine, SqliteBackend(), url=masked, serialize=memory, per_thread=True, write_lock=writer
+        engine,
+        SqliteBackend(),
+        url=masked,
+        per_thread=True,
+        write_lock=_write_lock(database),
+        after_write=checkpointer.wrote,
+        on_close=checkpointer.close,
     )
+
+
+CHECKPOINT_EVERY = 100
+"""Write transactions between two checkpoints (and at least one a second while writing)."""
+
+
+class Checkpointer:
+    """Copies the write-ahead log into the database file, in a thread of its own.
+
+    SQLite's automatic checkpoint runs inside the commit that crosses 1,000 log pages,
+    so one caller in a few hundred waits for the copy and its fsync (milliseconds).
+    The store's connections turn it off; this thread runs a PASSIVE checkpoint (one
+    that never blocks readers or writers) after every ``CHECKPOINT_EVERY`` write
+    transactions and once a second while writes come in.
+    """
+
+    def __init__(self, database: str) -> None:
+        self._database = database
+        self._wake = threading.Event()
+        self._writes = 0
+        self._dirty = False
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._run, name="omnikit-sqlite-checkpoint", daemon=True
+        )
+        self._thread.start()
+
+    def wrote(self) -> None:
+        """Count one committed write transaction."""
+        self._dirty = True
+        self._writes += 1
+        if self._writes >= CHECKPOINT_EVERY:
+            self._writes = 0
+            self._wake.set()
+
+    def checkpoint(self, connection: sqlite3.Connection) -> None:
+        """One PASSIVE checkpoint on ``connection``; a busy database is tried later."""
+        self._dirty = False
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as error:
+            log.debug("checkpoint of %s postponed: %s", self._database, error)
+            self._dirty = True
+
+    def _run(self) -> None:
+        try:
+            connection = sqlite3.connect(
+                self._database, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as error:  # pragma: no cover - the store opened the file
+            log.warning("checkpointer cannot open %s: %s", self._database, error)
+            return
+        try:
+            while not self._closed:
+                self._wake.wait(timeout=1.0)
+                self._wake.clear()
+                if self._dirty and not self._closed:
+                    self.checkpoint(connection)
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        """Stop the thread; the last connection to close checkpoints what is left."""
+        self._closed = True
+        self._wake.set()
+        self._thread.join(timeout=10)
 
 
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
