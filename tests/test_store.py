@@ -174,8 +174,8 @@ def test_sqlite_checkpoints_in_a_thread_of_its_own(
                 external_id=f"SM{n}",
             )
         deadline = time.monotonic() + 10
-        while len(runs) < 3 and time.monotonic() < deadline:
+        while not runs and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(runs) >= 3  # 30 writes, one checkpoint per 10
+        assert runs  # 30 writes: at least one wake-up (several may come as one)
         assert set(runs) == {"omnikit-sqlite-checkpoint"}
     assert "omnikit-sqlite-checkpoint" not in [t.name for t in threading.enumerate()]
