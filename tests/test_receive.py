@@ -286,3 +286,24 @@ def test_an_unreadable_identifier_is_left_out_and_the_rest_used(scripted: Omniki
     [interaction] = scripted.receive("scripted", request(event)).interactions
     assert interaction.customer_id == jan.id
     assert "sender" not in interaction.metadata
+
+
+def test_an_adapter_breaking_the_protocol_is_a_validation_error(kit: Omnikit) -> None:
+    class Sloppy(Scripted):
+        name = "sloppy"
+
+        def parse(self, request: InboundRequest) -> list[InboundEvent]:
+            return [{"type": "message"}]  # type: ignore[list-item]
+
+    class Rude(Scripted):
+        name = "rude"
+
+        def ack(self, events: Sequence[InboundEvent]) -> Response:
+            return "ok"  # type: ignore[return-value]
+
+    kit.adapters.use(Sloppy())
+    kit.adapters.use(Rude())
+    with pytest.raises(ValidationError, match="must return a list of InboundEvent"):
+        kit.receive("sloppy", request())
+    with pytest.raises(ValidationError, match="must return a Response"):
+        kit.receive("rude", request())

@@ -182,6 +182,15 @@ def receive(kit: Omnikit, name: str, request: InboundRequest) -> ReceiveResult:
         return ReceiveResult(adapter=name, response=answer)
     adapter.verify(request)
     events = adapter.parse(request)
+    if not isinstance(events, list) or not all(isinstance(e, InboundEvent) for e in events):
+        raise ValidationError(
+            f"adapter {name!r}: parse() must return a list of InboundEvent, not "
+            + (
+                f"a list of {sorted({type(e).__name__ for e in events})}"
+                if isinstance(events, list)
+                else type(events).__name__
+            )
+        )
     interactions: list[Interaction] = []
     updated: list[Interaction] = []
     ignored: list[InboundEvent] = []
@@ -198,13 +207,18 @@ def receive(kit: Omnikit, name: str, request: InboundRequest) -> ReceiveResult:
             ignored.append(event)
     for event in ignored:
         log.info("%s: ignored a %s event: %s", name, event.channel, event.reason)
-    return ReceiveResult(
+    response = adapter.ack(events)
+    if not isinstance(response, Response):
+        raise ValidationError(
+            f"adapter {name!r}: ack() must return a Response, not {type(response).__name__}"
+        )
+    return ReceiveResult.trusted(  # every part is checked already
         adapter=name,
         events=tuple(events),
         interactions=tuple(interactions),
         updated=tuple(updated),
         ignored=tuple(ignored),
-        response=adapter.ack(events),
+        response=response,
     )
 
 

@@ -117,7 +117,9 @@ def create_app(
             if name not in kit.adapters:
                 raise UnknownAdapterError(f"no adapter {name!r} is configured")
             body = await _body(request, max_body)
-            inbound = InboundRequest(
+            # Starlette hands over what InboundRequest would check: an upper-case method,
+            # lower-case header names, text query parameters, the body as bytes.
+            inbound = InboundRequest.trusted(
                 method=request.method,
                 url=_url(request, public_url),
                 headers=_headers(request),
@@ -175,8 +177,10 @@ def _ping(kit: Omnikit) -> None:
 async def _body(request: Request, limit: int) -> bytes:
     """The body, refused as soon as it is known to exceed ``limit`` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
+    if declared is not None and declared.isdigit():
+        if int(declared) > limit:
+            raise _TooLarge
+        return await request.body()  # the server stops reading at the declared length
     chunks = []
     size = 0
     async for chunk in request.stream():
