@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sqlite3
@@ -284,3 +285,24 @@ def test_omnikit_serve_runs_uvicorn(tmp_path: Path) -> None:
         process.communicate(timeout=10)
     with Omnikit(f"sqlite:///{db}") as kit:
         assert count(kit) == 1
+
+
+def test_logs_name_no_secret_signature_or_content(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = message("m-logged", "my private words")
+    headers = signed_headers(body)
+    with Omnikit(f"sqlite:///{tmp_path / 'logged.db'}") as kit:
+        kit.adapters.use("webhook", secret=SECRET)
+        with Served(create_app(kit)) as served:
+            url = f"{served.url}/webhooks/webhook"
+            assert httpx.post(url, content=body, headers=headers).status_code == 200
+            forged = signed_headers(body, secret="y" * 20)
+            assert httpx.post(url, content=body, headers=forged).status_code == 403
+            bad = b'{"type": "message", "text": "my private words"'
+            assert httpx.post(url, content=bad, headers=signed_headers(bad)).status_code == 400
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "webhook: 200" in logged and "webhook: 403" in logged
+    for secret in (SECRET, "my private words", "jan@example.nl", headers["X-Omnikit-Signature"]):
+        assert secret not in logged
