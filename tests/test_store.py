@@ -145,11 +145,13 @@ def test_sqlite_checkpoints_in_a_thread_of_its_own(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Commits never run a checkpoint; the store's thread copies the log into the file."""
+    import gc
     import threading
     import time
 
     from omnikit.store import sqlite as sqlite_store
 
+    THREAD = "omnikit-sqlite-checkpoint"
     monkeypatch.setattr(sqlite_store, "CHECKPOINT_EVERY", 10)
     runs: list[str] = []
     original = sqlite_store.Checkpointer.checkpoint
@@ -160,10 +162,11 @@ def test_sqlite_checkpoints_in_a_thread_of_its_own(
 
     monkeypatch.setattr(sqlite_store.Checkpointer, "checkpoint", counted)
     path = tmp_path / "checkpointed.db"
+    before = set(threading.enumerate())
     with Omnikit(f"sqlite:///{path}") as kit:
         with kit.store.transaction() as tx:
             assert tx._cur.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
-        assert "omnikit-sqlite-checkpoint" in [t.name for t in threading.enumerate()]
+        [thread] = [t for t in set(threading.enumerate()) - before if t.name == THREAD]
         jan = kit.customers.identify(email="jan@example.nl")
         for n in range(30):
             kit.record(
@@ -177,5 +180,14 @@ def test_sqlite_checkpoints_in_a_thread_of_its_own(
         while not runs and time.monotonic() < deadline:
             time.sleep(0.05)
         assert runs  # 30 writes: at least one wake-up (several may come as one)
-        assert set(runs) == {"omnikit-sqlite-checkpoint"}
-    assert "omnikit-sqlite-checkpoint" not in [t.name for t in threading.enumerate()]
+        assert set(runs) == {THREAD}
+    assert not thread.is_alive()  # close() stopped it
+
+    # a kit dropped without close() stops its thread when it is collected
+    before = set(threading.enumerate())
+    dropped = Omnikit(f"sqlite:///{path}")
+    [thread] = [t for t in set(threading.enumerate()) - before if t.name == THREAD]
+    del dropped
+    gc.collect()
+    thread.join(timeout=10)
+    assert not thread.is_alive()

@@ -14,6 +14,7 @@ import logging
 import os
 import sqlite3
 import threading
+import weakref
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -147,7 +148,7 @@ def open_sqlite(url: str, **pool: Any) -> SqlStore:
         return SqlStore(engine, SqliteBackend(), url=masked, serialize=True, per_thread=True)
     database = str(engine.url.database)
     checkpointer = Checkpointer(database)
-    return SqlStore(
+    store = SqlStore(
         engine,
         SqliteBackend(),
         url=masked,
@@ -156,6 +157,8 @@ def open_sqlite(url: str, **pool: Any) -> SqlStore:
         after_write=checkpointer.wrote,
         on_close=checkpointer.close,
     )
+    weakref.finalize(store, checkpointer.close)  # a kit dropped without close()
+    return store
 
 
 CHECKPOINT_EVERY = 100
