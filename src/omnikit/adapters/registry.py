@@ -22,7 +22,13 @@ from typing import Any
 
 from omnikit.errors import ConflictError, UnknownAdapterError
 
-__all__ = ["BUILTIN_ADAPTERS", "ENTRY_POINT_GROUP", "adapter_class", "adapter_names"]
+__all__ = [
+    "BUILTIN_ADAPTERS",
+    "ENTRY_POINT_GROUP",
+    "adapter_class",
+    "adapter_names",
+    "reset_discovery",
+]
 
 ENTRY_POINT_GROUP = "omnikit.adapters"
 
