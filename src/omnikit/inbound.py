@@ -274,14 +274,12 @@ def _sender(
     sender = event.sender or Sender()
     customers = kit.customers
     # An identifier that cannot be read (a withheld number) is dropped, the rest used.
-    phone, email = sender.phone, sender.email
-    for attempt in range(3):
-        if attempt == 1:
-            phone = None
-        elif attempt == 2:
-            email = None
-        if attempt and (phone, email) == (sender.phone, sender.email):
-            continue  # nothing dropped: it would fail the same way
+    attempts = [(sender.phone, sender.email)]
+    if sender.phone:
+        attempts.append((None, sender.email))
+    if sender.email:
+        attempts.append((None, None))
+    for phone, email in attempts:
         if not (phone or email or sender.handles or sender.external_ids):
             break
         try:
@@ -315,7 +313,7 @@ def _status(kit: Omnikit, event: InboundEvent) -> tuple[Interaction | None, str 
     channel = kit.channels.get(event.channel).id
     if event.external_id is None:
         return None, "status event without a provider id"
-    for _ in range(5):
+    for _ in range(_ATTEMPTS):
         with kit.events.collecting(), kit.store.transaction(write=True) as tx:
             stored = tx.interaction_by_external_id(channel, event.external_id)
             if stored is None:

@@ -233,7 +233,8 @@ class Omnikit:
 
         The configured adapter ``adapter`` answers a subscription challenge, or verifies
         the request's signature, parses it, and for each event: identifies the sender
-        (a withheld or unreadable caller ID gets a customer of its own) and records the
+        (an identifier it cannot read, such as a withheld caller ID, is left out; a
+        sender with none left gets a customer of its own) and records the
         message idempotently by the provider's id, or moves the interaction a delivery
         status names forward (never back: read stays read). ``result.response`` is what
         the provider expects back.

@@ -188,6 +188,7 @@ class Checkpointer:
 
     def wrote(self) -> None:
         """Count one committed write transaction."""
+        # Unlocked: threads racing here only make the count approximate.
         self._dirty = True
         self._writes += 1
         if self._writes >= CHECKPOINT_EVERY:
