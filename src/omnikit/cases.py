@@ -89,7 +89,7 @@ class Cases:
             None if interaction is None else _validate.object_id(_id_of(interaction), "interaction")
         )
         kit = self._kit
-        with kit.events.collecting(), kit.store.transaction(write=True) as tx:
+        with kit._writing() as tx:
             resolved = tx.resolve_customer(customer_id)
             if resolved is None:
                 raise NotFoundError(f"no customer with id {customer_id!r}")
@@ -241,7 +241,7 @@ class Cases:
         interaction_id = _validate.object_id(_id_of(interaction), "interaction")
         actor = _validate.optional_text(actor, "actor", max_chars=128)
         kit = self._kit
-        with kit.events.collecting(), kit.store.transaction(write=True) as tx:
+        with kit._writing() as tx:
             case = _get(tx, case_id)
             found = tx.get_interaction(interaction_id)
             if found is None:
@@ -293,7 +293,7 @@ class Cases:
         _limit(limit)
         kit = self._kit
         recorded: builtins.list[CaseEvent] = []
-        with kit.events.collecting(), kit.store.transaction(write=True) as tx:
+        with kit._writing() as tx:
             for case in tx.cases_due(to_micros(when), limit):
                 assert case.sla is not None  # only cases with due times are due
                 targets = sla.breached_targets(case.sla, when)
@@ -353,7 +353,7 @@ class Cases:
                 f"expected_version {expected_version!r} must be a case version (1 or more)"
             )
         kit = self._kit
-        with kit.events.collecting(), kit.store.transaction(write=True) as tx:
+        with kit._writing() as tx:
             case = _get(tx, case_id)
             if expected_version is not None and case.version != expected_version:
                 raise ConflictError(

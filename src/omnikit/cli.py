@@ -185,6 +185,62 @@ if _MISSING is None:
         finally:
             the_kit.close()
 
+    @app.command()
+    def worker(
+        config: Annotated[
+            Path | None,
+            typer.Option(help="TOML file: store URL, [adapters.NAME] settings (as for serve)."),
+        ] = None,
+        kit: Annotated[
+            str | None,
+            typer.Option(help="'module:attribute' of a configured Omnikit (or a factory)."),
+        ] = None,
+        url: Annotated[str | None, typer.Option(help="Store URL (default: OMNIKIT_URL).")] = None,
+        batch: Annotated[int, typer.Option(help="Items claimed per round.")] = 100,
+        idle: Annotated[float, typer.Option(help="Seconds to sleep when nothing is due.")] = 1.0,
+        once: Annotated[bool, typer.Option(help="One round, then exit.")] = False,
+    ) -> None:
+        """Send what the outbox holds: messages through their adapters, events to
+        webhook subscribers; retry, dead-letter, fall back. Stops on Ctrl-C or SIGTERM.
+
+        Example: omnikit worker --config omnikit.toml
+        """
+        import signal
+        import threading
+
+        from omnikit.errors import OmnikitError
+        from omnikit.server import ServeConfig, load_config
+
+        try:
+            settings = load_config(config) if config is not None else ServeConfig()
+            the_kit = _load_kit(kit) if kit is not None else None
+            if the_kit is None:
+                the_kit = Omnikit(url or settings.url, default_region=settings.default_region)
+            for name, options in settings.adapters.items():
+                the_kit.adapters.use(name, **options)
+        except OmnikitError as error:
+            typer.echo(f"omnikit worker: {error}", err=True)
+            raise typer.Exit(code=2) from None
+        names = ", ".join(adapter.name for adapter in the_kit.adapters) or "none"
+        typer.echo(f"omnikit worker: adapters {names}; store {the_kit.store.url}", err=True)
+        stop = threading.Event()
+        try:
+            if once:
+                result = the_kit.outbox.run_once(limit=batch)
+                typer.echo(
+                    f"claimed {result.claimed}, sent {result.sent}, retried {result.retried}, "
+                    f"dead {result.dead}, fell back {result.fell_back}"
+                )
+                return
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: stop.set())
+            the_kit.outbox.run(stop=stop, idle=idle, limit=batch)
+        except OmnikitError as error:
+            typer.echo(f"omnikit worker: {error}", err=True)
+            raise typer.Exit(code=1) from None
+        finally:
+            the_kit.close()
+
 
 def _load_kit(target: str) -> Omnikit:
     """The kit named ``module:attribute``: an ``Omnikit``, or a function returning one."""

@@ -110,7 +110,7 @@ class Customers:
                         return customer
                 if customer is None:
                     _check(wanted, region)  # before taking the write lock
-                with self._kit.events.collecting(), store.transaction(write=True) as tx:
+                with self._kit._writing() as tx:
                     return self._identify_locked(tx, wanted, name, language, source, region)
             except DuplicateKeyError:
                 log.debug("identify lost a race to another writer; trying again")
@@ -423,7 +423,7 @@ class Customers:
         reason_text = _reason(reason)
         actor = _validate.optional_text(actor, "actor", max_chars=128)
         now = self._kit.now()
-        with self._kit.events.collecting(), self._kit.store.transaction(write=True) as tx:
+        with self._kit._writing() as tx:
             merge = merge_customers(tx, keep_id, other_id, reason=reason_text, actor=actor, now=now)
             self._kit.events.add("customer.merged", at=now, customer_id=keep_id, merge=merge)
         log.info("merged customer %s into %s (merge %s)", other_id, keep_id, merge.id)

@@ -32,6 +32,9 @@ class Events:
     def __init__(self) -> None:
         self._handlers: dict[str, list[EventHandler]] = {}
         self._local = threading.local()
+        self.durable: Callable[[str], bool] | None = None
+        """Says whether an event type must be kept for webhook subscribers even when no
+        handler listens (set by ``kit.webhooks``)."""
 
     @overload
     def on(self, event_type: str) -> Callable[[EventHandler], EventHandler]: ...
@@ -67,7 +70,21 @@ class Events:
 
     def wanted(self, event_type: str) -> bool:
         """True when some handler listens to ``event_type``: build the event only then."""
-        return bool(self._handlers.get(event_type) or self._handlers.get("*"))
+        if self._handlers.get(event_type) or self._handlers.get("*"):
+            return True
+        durable = self.durable
+        return durable is not None and durable(event_type)
+
+    def mark(self) -> int:
+        """How many events wait in this thread's ``collecting`` block: pass it to
+        ``since`` to get the events added after this point."""
+        pending: list[Event] | None = getattr(self._local, "pending", None)
+        return 0 if pending is None else len(pending)
+
+    def since(self, mark: int) -> list[Event]:
+        """The events added to this thread's ``collecting`` block after ``mark``."""
+        pending: list[Event] | None = getattr(self._local, "pending", None)
+        return [] if pending is None else pending[mark:]
 
     @contextmanager
     def collecting(self) -> Iterator[None]:

@@ -229,7 +229,7 @@ def _message(kit: Omnikit, event: InboundEvent) -> Interaction:
     channel = kit.channels.get(event.channel).id
     for _ in range(_ATTEMPTS):
         try:
-            with kit.events.collecting(), kit.store.transaction(write=True) as tx:
+            with kit._writing() as tx:
                 customer, metadata = _sender(kit, tx, event, channel)
                 interaction = kit._interaction(
                     customer=customer,
@@ -314,7 +314,7 @@ def _status(kit: Omnikit, event: InboundEvent) -> tuple[Interaction | None, str 
     if event.external_id is None:
         return None, "status event without a provider id"
     for _ in range(_ATTEMPTS):
-        with kit.events.collecting(), kit.store.transaction(write=True) as tx:
+        with kit._writing() as tx:
             stored = tx.interaction_by_external_id(channel, event.external_id)
             if stored is None:
                 return None, f"no interaction with provider id {event.external_id!r} on {channel}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -37,6 +37,7 @@ from omnikit.events import EventHandler, Events
 from omnikit.identity import normalize_address, normalize_phone, normalize_region
 from omnikit.inbound import Adapters, ReceiveResult, receive
 from omnikit.merge import survivor
+from omnikit.message import Message
 from omnikit.model import (
     Attachment,
     CallerMatch,
@@ -44,13 +45,17 @@ from omnikit.model import (
     CaseStatus,
     Customer,
     CustomerCard,
+    Delivery,
     Direction,
     Identity,
     IdentityKind,
     Interaction,
     Journey,
+    NotifyResult,
     RoutingDecision,
 )
+from omnikit.outbound import Consent, Policies, PreferenceBook, Preview, notify, preview, send
+from omnikit.outbox import Outbox, Webhooks
 from omnikit.routing import Routing, route
 from omnikit.store import Store, StoreTransaction, open_store
 
@@ -179,6 +184,17 @@ class Omnikit:
         """The agents and queues routing chooses from."""
         self.adapters = Adapters(self)
         """The channel adapters this kit receives from and sends through."""
+        self.policies = Policies(self)
+        """The business's rules per purpose of messages: consent, caps, criticality."""
+        self.preferences = PreferenceBook(self)
+        """How each customer wants to hear from the business."""
+        self.consent = Consent(self)
+        """Consent per customer, purpose and channel, with its history."""
+        self.outbox = Outbox(self)
+        """Promised deliveries and the worker that sends them."""
+        self.webhooks = Webhooks(self)
+        """Systems that receive the kit's events as signed POSTs."""
+        self.events.durable = self.webhooks.wants
 
     def __repr__(self) -> str:
         return f"Omnikit({self.store.url!r}, default_region={self.default_region!r})"
@@ -197,6 +213,16 @@ class Omnikit:
     def close(self) -> None:
         """Release the store's connections. The kit cannot be used afterwards."""
         self.store.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[StoreTransaction]:
+        """A write transaction whose events reach handlers after commit and webhook
+        subscribers through the outbox, written in the same transaction."""
+        self.webhooks.refresh()
+        with self.events.collecting(), self.store.transaction(write=True) as tx:
+            mark = self.events.mark()
+            yield tx
+            self.webhooks.persist(tx, self.events.since(mark))
 
     def now(self) -> datetime:
         """The current time by the kit's clock, in UTC."""
@@ -246,6 +272,93 @@ class Omnikit:
         """
         return receive(self, adapter, request)
 
+    # outbound ----------------------------------------------------------------------------
+
+    def notify(
+        self,
+        customer_id: str | Customer,
+        message: Message | str,
+        *,
+        purpose: str,
+        critical: bool = False,
+        data: Mapping[str, JsonValue] | None = None,
+    ) -> NotifyResult:
+        """Send ``message`` to the customer for ``purpose`` on the channels their
+        preferences and the purpose's policy allow, and say why per channel.
+
+        Channels are tried in the customer's order for the purpose (else the policy's):
+        each is skipped with a reason (opted out, no consent where required, no or an
+        undeliverable address, no adapter, too long, outside a session window without
+        a template, frequency cap), deferred to the end of quiet hours, or queued in
+        the outbox with its outbound interaction, in one transaction. ``critical`` (or
+        a critical policy) bypasses quiet hours and caps, never an opt-out. With the
+        policy's ``reach="first"`` one channel is used and the rest are kept for
+        fallback when it fails for good. ``data`` fills the message's templates.
+
+        Raises ``NotFoundError`` for an unknown customer, ``ValidationError`` for an
+        unknown purpose or bad data, ``TemplateError`` for a template that cannot
+        render and ``MessageTooLongError`` when the message fits no channel; nothing
+        is queued then.
+        """
+        return notify(self, customer_id, message, purpose=purpose, critical=critical, data=data)
+
+    def send(
+        self,
+        customer_id: str | Customer,
+        channel: str,
+        message: Message | str,
+        *,
+        case: str | Case | None = None,
+        agent: str | None = None,
+        purpose: str = "service",
+        data: Mapping[str, JsonValue] | None = None,
+    ) -> Delivery:
+        """Queue an agent's message to the customer on ``channel`` (a reply on
+        ``case``, threaded onto the customer's last message there).
+
+        No quiet hours or caps apply, and a service message needs no consent; an
+        opt-out still holds, and so do a missing or undeliverable address, a missing
+        adapter and a closed session window: the delivery then says ``skipped`` and why.
+
+        Raises ``NotFoundError`` for an unknown customer or case,
+        ``UnknownChannelError`` for an unknown channel, ``TemplateError`` and
+        ``MessageTooLongError`` as ``notify`` does.
+        """
+        return send(
+            self,
+            customer_id,
+            channel,
+            message,
+            case=case,
+            agent=agent,
+            purpose=purpose,
+            data=data,
+        )
+
+    def preview(
+        self,
+        customer_id: str | Customer,
+        message: Message | str,
+        *,
+        purpose: str,
+        critical: bool = False,
+        data: Mapping[str, JsonValue] | None = None,
+        channels: Sequence[str] | None = None,
+    ) -> Preview:
+        """What ``notify`` would decide, and what each channel would get, without
+        writing anything. ``channels`` previews those channels instead of the
+        customer's preferred ones. Raises as ``notify`` does.
+        """
+        return preview(
+            self,
+            customer_id,
+            message,
+            purpose=purpose,
+            critical=critical,
+            data=data,
+            channels=channels,
+        )
+
     # recording ---------------------------------------------------------------------------
 
     def record(
@@ -291,7 +404,7 @@ class Omnikit:
             metadata=metadata,
             attachments=attachments,
         )
-        with self.events.collecting(), self.store.transaction(write=True) as tx:
+        with self._writing() as tx:
             return self._store_interactions(tx, [interaction], follow=True)[0]
 
     def record_many(self, records: Iterable[RecordData | Mapping[str, Any]]) -> list[Interaction]:
@@ -318,7 +431,7 @@ class Omnikit:
                 batch.append(self._interaction(**record))
         if not batch:
             return []
-        with self.events.collecting(), self.store.transaction(write=True) as tx:
+        with self._writing() as tx:
             return self._store_interactions(tx, batch, many=True)
 
     def _interaction(

@@ -416,7 +416,7 @@ def route(
         target_id = _validate.object_id(target, "case or interaction")
     for _ in range(_ATTEMPTS):
         try:
-            with kit.events.collecting(), kit.store.transaction(write=True) as tx:
+            with kit._writing() as tx:
                 return _route(kit, tx, target_id, wanted_channel)
         except _Lost:
             continue

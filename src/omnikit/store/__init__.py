@@ -29,10 +29,14 @@ from omnikit.model import (
     Interaction,
     Merge,
     MergeMoves,
+    OutboxItem,
+    Preferences,
     Queue,
     QueueEntry,
+    Subscription,
     Work,
 )
+from omnikit.model.outbound import ConsentRecord
 
 __all__ = ["DuplicateKeyError", "MissingRowError", "Store", "StoreTransaction", "open_store"]
 
@@ -103,6 +107,11 @@ class StoreTransaction(Protocol):
         ...
 
     def set_interaction_case(self, interaction_id: str, case_id: str) -> None: ...
+    def set_interaction_external_id(self, interaction_id: str, external_id: str) -> None:
+        """Give an outbound interaction the provider's id once sent; ``DuplicateKeyError``
+        when the channel already has an interaction with that id."""
+        ...
+
     def set_interaction_status(
         self,
         interaction_id: str,
@@ -227,6 +236,58 @@ class StoreTransaction(Protocol):
         ...
 
     def erased_at(self, customer_id: str) -> datetime | None: ...
+
+    # outbound: preferences, consent, the outbox, webhook subscriptions
+    def get_preferences(self, customer_id: str) -> Preferences | None: ...
+    def put_preferences(self, prefs: Preferences, at: int) -> None: ...
+    def insert_consent(self, record: ConsentRecord) -> None: ...
+    def consents(self, customer_id: str, purpose: str | None) -> list[ConsentRecord]:
+        """The customer's consent records (for ``purpose``, or all), oldest first."""
+        ...
+
+    def insert_outbox(self, items: Sequence[OutboxItem]) -> None: ...
+    def get_outbox(self, item_id: str) -> OutboxItem | None: ...
+    def outbox_items(
+        self, status: str | None, limit: int, kind: str | None = None
+    ) -> list[OutboxItem]:
+        """Outbox items (with ``status`` and ``kind`` when given), earliest due first."""
+        ...
+
+    def claim_outbox(self, now: int, lease_until: int, token: str, limit: int) -> list[OutboxItem]:
+        """Lease up to ``limit`` queued items due at ``now`` (µs) whose lease, if any,
+        has run out: they carry ``token`` until ``lease_until``. On PostgreSQL rows
+        another worker is claiming are skipped, not waited for."""
+        ...
+
+    def update_outbox(self, item: OutboxItem, token: str | None) -> bool:
+        """Store the item's changing fields if it is still claimed with ``token`` (any
+        claim when None); a ``lease_until`` of None releases the claim. True when stored."""
+        ...
+
+    def count_outbox(self, customer_id: str, purpose: str, channel: str | None, since: int) -> int:
+        """How many messages for ``purpose`` went or are going to the customer since
+        ``since`` (µs): on ``channel``, or notifications over all channels (None).
+        Dead and cancelled items do not count."""
+        ...
+
+    def outbox_history(
+        self, customer_id: str, purpose: str, since: int
+    ) -> list[tuple[str, str, int]]:
+        """``(channel, notification_id, created_at)`` of every live message for ``purpose`` to the
+        customer since ``since``: what frequency caps count, in one query."""
+        ...
+
+    def outbox_for_interaction(self, interaction_id: str) -> OutboxItem | None:
+        """The message item that sends this outbound interaction, if any."""
+        ...
+
+    def last_inbound(self, customer_id: str, channel: str) -> int | None:
+        """When (µs) the customer last wrote on ``channel``; None if never."""
+        ...
+
+    def insert_subscription(self, subscription: Subscription) -> None: ...
+    def subscriptions(self) -> list[Subscription]: ...
+    def delete_subscription(self, subscription_id: str) -> bool: ...
 
 
 class Store(Protocol):

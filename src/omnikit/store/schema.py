@@ -34,14 +34,18 @@ __all__ = [
     "agents",
     "case_events",
     "cases",
+    "consents",
     "customer_events",
     "customers",
     "identities",
     "interactions",
     "merges",
+    "outbox",
+    "preferences",
     "queue_entries",
     "queues",
     "routing_work",
+    "subscriptions",
 ]
 
 VERSION_TABLE = "omnikit_version"
@@ -245,4 +249,74 @@ queue_entries = Table(
     Column("rank", Integer, nullable=False),
     Column("enqueued_at", BigInteger, nullable=False),
     Index(None, "queue_id", "rank", "enqueued_at"),
+)
+
+# outbound ------------------------------------------------------------------------------
+
+# One row per customer who set preferences: the Preferences model as JSON.
+preferences = Table(
+    "preferences",
+    metadata,
+    Column("customer_id", ID, ForeignKey("customers.id"), primary_key=True),
+    Column("settings", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Consent is history, never overwritten: the newest record for a purpose and channel
+# (or "*", every channel) is in force.
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("granted", Boolean, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("actor", String(128)),
+    Column("note", Text),
+    Index(None, "customer_id", "purpose", "at"),
+)
+
+# The durable outbox: written in the same transaction as the outbound interaction (or
+# the change an event reports), claimed by workers with a lease, kept once sent so that
+# frequency caps can count it.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("channel", String(32)),
+    Column("adapter", String(64)),
+    Column("customer_id", ID, ForeignKey("customers.id")),
+    Column("interaction_id", ID, ForeignKey("interactions.id")),
+    Column("notification_id", ID),
+    Column("purpose", String(64)),
+    Column("payload", Text, nullable=False),
+    Column("fallback", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("parts_sent", Integer, nullable=False),
+    Column("due_at", BigInteger, nullable=False),
+    Column("lease_until", BigInteger),
+    Column("claim_token", ID),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("sent_at", BigInteger),
+    Column("external_id", String(256)),
+    Column("last_error", Text),
+    Index(None, "status", "due_at"),
+    Index(None, "customer_id", "purpose", "created_at"),
+    Index(None, "interaction_id"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
 )

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Engine,
     Table,
     bindparam,
+    case,
     delete,
     false,
     func,
@@ -56,24 +57,33 @@ from omnikit.model import (
     Interaction,
     Merge,
     MergeMoves,
+    OutboxItem,
+    OutboxStatus,
+    Preferences,
     Priority,
     Queue,
     QueueEntry,
+    Subscription,
     Work,
 )
+from omnikit.model.outbound import ConsentRecord
 from omnikit.store import DuplicateKeyError, MissingRowError, StoreTransaction
 from omnikit.store.schema import (
     agents,
     case_events,
     cases,
+    consents,
     customer_events,
     customers,
     identities,
     interactions,
     merges,
+    outbox,
+    preferences,
     queue_entries,
     queues,
     routing_work,
+    subscriptions,
 )
 
 __all__ = ["POOL_OPTIONS", "Backend", "SqlStore", "SqlTransaction", "pool_options"]
@@ -565,6 +575,17 @@ class SqlTransaction(StoreTransaction):
                 .values(case_id=bindparam("case_id"))
             ),
             {"id": interaction_id, "case_id": case_id},
+        )
+
+    def set_interaction_external_id(self, interaction_id: str, external_id: str) -> None:
+        self._run(
+            "set_interaction_external_id",
+            lambda: (
+                update(interactions)
+                .where(interactions.c.id == bindparam("id"))
+                .values(external_id=bindparam("external_id"))
+            ),
+            {"id": interaction_id, "external_id": external_id},
         )
 
     def set_interaction_status(
@@ -1263,6 +1284,34 @@ class SqlTransaction(StoreTransaction):
             {"customer_id": customer_id},
         )
         self._run(
+            "erase_preferences",
+            lambda: delete(preferences).where(
+                preferences.c.customer_id == bindparam("customer_id")
+            ),
+            {"customer_id": customer_id},
+        )
+        self._run(
+            "erase_outbox",
+            lambda: (
+                update(outbox)
+                .where(outbox.c.customer_id == bindparam("customer_id"))
+                .values(
+                    payload=bindparam("empty"),
+                    external_id=null(),
+                    status=case(
+                        (outbox.c.status == bindparam("queued"), bindparam("cancelled")),
+                        else_=outbox.c.status,
+                    ),
+                )
+            ),
+            {
+                "customer_id": customer_id,
+                "empty": "{}",
+                "queued": OutboxStatus.QUEUED.value,
+                "cancelled": OutboxStatus.CANCELLED.value,
+            },
+        )
+        self._run(
             "erase_cases",
             lambda: (
                 update(cases)
@@ -1271,6 +1320,298 @@ class SqlTransaction(StoreTransaction):
             ),
             {"customer_id": customer_id, "blank": ""},
         )
+
+    # outbound: preferences, consent, the outbox, subscriptions ----------------------------
+
+    def get_preferences(self, customer_id: str) -> Preferences | None:
+        row = self._run(
+            "get_preferences",
+            lambda: select(preferences.c.settings).where(
+                preferences.c.customer_id == bindparam("id")
+            ),
+            {"id": customer_id},
+        ).fetchone()
+        return None if row is None else Preferences.model_validate_json(row[0])
+
+    def put_preferences(self, prefs: Preferences, at: int) -> None:
+        params = {
+            "customer_id": prefs.customer_id,
+            "settings": prefs.model_dump_json(),
+            "updated_at": at,
+        }
+        cursor = self._run(
+            "update_preferences",
+            lambda: (
+                update(preferences)
+                .where(preferences.c.customer_id == bindparam("customer_id"))
+                .values(settings=bindparam("settings"), updated_at=bindparam("updated_at"))
+            ),
+            params,
+        )
+        if cursor.rowcount != 1:
+            self._run(
+                "insert_preferences",
+                lambda: insert(preferences).values(_all_params(preferences)),
+                params,
+            )
+
+    def insert_consent(self, record: ConsentRecord) -> None:
+        self._run(
+            "insert_consent",
+            lambda: insert(consents).values(_all_params(consents)),
+            {
+                "id": record.id,
+                "customer_id": record.customer_id,
+                "purpose": record.purpose,
+                "channel": record.channel,
+                "granted": record.granted,
+                "at": to_micros(record.at),
+                "source": record.source,
+                "actor": record.actor,
+                "note": record.note,
+            },
+        )
+
+    def consents(self, customer_id: str, purpose: str | None) -> list[ConsentRecord]:
+        columns = [c for c in consents.c]
+        if purpose is None:
+            name, params = "consents_all", {"customer_id": customer_id}
+            where = consents.c.customer_id == bindparam("customer_id")
+        else:
+            name, params = "consents", {"customer_id": customer_id, "purpose": purpose}
+            where = (consents.c.customer_id == bindparam("customer_id")) & (
+                consents.c.purpose == bindparam("purpose")
+            )
+        rows = self._run(
+            name,
+            lambda: select(*columns).where(where).order_by(consents.c.at, consents.c.id),
+            params,
+        ).fetchall()
+        return [_consent(row) for row in rows]
+
+    def insert_outbox(self, items: Sequence[OutboxItem]) -> None:
+        for item in items:
+            self._run(
+                "insert_outbox",
+                lambda: insert(outbox).values(_all_params(outbox)),
+                _outbox_params(item),
+            )
+
+    def get_outbox(self, item_id: str) -> OutboxItem | None:
+        row = self._run(
+            "get_outbox",
+            lambda: select(*_OUTBOX_COLUMNS).where(outbox.c.id == bindparam("id")),
+            {"id": item_id},
+        ).fetchone()
+        return None if row is None else _outbox_item(row)
+
+    def outbox_items(
+        self, status: str | None, limit: int, kind: str | None = None
+    ) -> list[OutboxItem]:
+        conditions = []
+        params: dict[str, Any] = {"limit": limit}
+        if status is not None:
+            conditions.append(outbox.c.status == bindparam("status"))
+            params["status"] = status
+        if kind is not None:
+            conditions.append(outbox.c.kind == bindparam("kind"))
+            params["kind"] = kind
+        name = f"outbox_items_{status is not None}_{kind is not None}"
+        rows = self._run(
+            name,
+            lambda: (
+                select(*_OUTBOX_COLUMNS)
+                .where(*conditions)
+                .order_by(outbox.c.due_at, outbox.c.id)
+                .limit(bindparam("limit"))
+                .offset(bindparam("offset"))
+            ),
+            {**params, "offset": 0},
+        ).fetchall()
+        return [_outbox_item(row) for row in rows]
+
+    def claim_outbox(self, now: int, lease_until: int, token: str, limit: int) -> list[OutboxItem]:
+        def build() -> ClauseElement:
+            due = (
+                select(outbox.c.id)
+                .where(
+                    outbox.c.status == bindparam("queued"),
+                    outbox.c.due_at <= bindparam("now"),
+                    (outbox.c.lease_until.is_(None)) | (outbox.c.lease_until < bindparam("now")),
+                )
+                .order_by(outbox.c.due_at, outbox.c.id)
+                .limit(bindparam("limit"))
+                .offset(bindparam("offset"))
+                .with_for_update(skip_locked=True)
+            )
+            return (
+                update(outbox)
+                .where(outbox.c.id.in_(due.scalar_subquery()))
+                .values(lease_until=bindparam("until"), claim_token=bindparam("token"))
+                .returning(*_OUTBOX_COLUMNS)
+            )
+
+        rows = self._run(
+            "claim_outbox",
+            build,
+            {
+                "now": now,
+                "limit": limit,
+                "offset": 0,
+                "until": lease_until,
+                "token": token,
+                "queued": OutboxStatus.QUEUED.value,
+            },
+        ).fetchall()
+        items = [_outbox_item(row) for row in rows]
+        items.sort(key=lambda item: (item.due_at, item.id))
+        return items
+
+    def update_outbox(self, item: OutboxItem, token: str | None) -> bool:
+        params = _outbox_params(item)
+        changing = [
+            "status",
+            "channel",
+            "adapter",
+            "payload",
+            "fallback",
+            "attempts",
+            "parts_sent",
+            "due_at",
+            "lease_until",
+            "updated_at",
+            "sent_at",
+            "external_id",
+            "last_error",
+        ]
+        values: dict[str, Any] = {name: bindparam(name) for name in changing}
+        if token is None:
+            name, condition = "update_outbox", outbox.c.id == bindparam("id")
+        else:
+            name = "update_outbox_claimed"
+            condition = (outbox.c.id == bindparam("id")) & (
+                outbox.c.claim_token == bindparam("token")
+            )
+            params["token"] = token
+        if item.lease_until is None:
+            values["claim_token"] = null()
+        cursor = self._run(
+            name + ("_release" if item.lease_until is None else ""),
+            lambda: update(outbox).where(condition).values(values),
+            {k: params[k] for k in ("id", *changing, *(["token"] if token else []))},
+        )
+        return bool(cursor.rowcount == 1)
+
+    def count_outbox(self, customer_id: str, purpose: str, channel: str | None, since: int) -> int:
+        base = [
+            outbox.c.customer_id == bindparam("customer_id"),
+            outbox.c.purpose == bindparam("purpose"),
+            outbox.c.created_at >= bindparam("since"),
+            outbox.c.status.in_([bindparam("queued"), bindparam("sent")]),
+        ]
+        params: dict[str, Any] = {
+            "customer_id": customer_id,
+            "purpose": purpose,
+            "since": since,
+            **_LIVE,
+        }
+        if channel is None:
+            name = "count_outbox_all"
+            counted: Any = func.count(outbox.c.notification_id.distinct())
+        else:
+            name = "count_outbox_channel"
+            base.append(outbox.c.channel == bindparam("channel"))
+            params["channel"] = channel
+            counted = func.count()
+        row = self._run(name, lambda: select(counted).where(*base), params).fetchone()
+        return int(row[0]) if row else 0
+
+    def outbox_history(
+        self, customer_id: str, purpose: str, since: int
+    ) -> list[tuple[str, str, int]]:
+        rows = self._run(
+            "outbox_history",
+            lambda: select(outbox.c.channel, outbox.c.notification_id, outbox.c.created_at).where(
+                outbox.c.customer_id == bindparam("customer_id"),
+                outbox.c.purpose == bindparam("purpose"),
+                outbox.c.created_at >= bindparam("since"),
+                outbox.c.status.in_([bindparam("queued"), bindparam("sent")]),
+            ),
+            {"customer_id": customer_id, "purpose": purpose, "since": since, **_LIVE},
+        ).fetchall()
+        return [(channel, notification, at) for channel, notification, at in rows]
+
+    def outbox_for_interaction(self, interaction_id: str) -> OutboxItem | None:
+        row = self._run(
+            "outbox_for_interaction",
+            lambda: select(*_OUTBOX_COLUMNS).where(
+                outbox.c.interaction_id == bindparam("id"), outbox.c.kind == bindparam("kind")
+            ),
+            {"id": interaction_id, "kind": "message"},
+        ).fetchone()
+        return None if row is None else _outbox_item(row)
+
+    def last_inbound(self, customer_id: str, channel: str) -> int | None:
+        row = self._run(
+            "last_inbound",
+            lambda: (
+                select(interactions.c.occurred_at)
+                .where(
+                    interactions.c.customer_id == bindparam("customer_id"),
+                    interactions.c.channel == bindparam("channel"),
+                    interactions.c.direction == bindparam("direction"),
+                )
+                .order_by(interactions.c.occurred_at.desc())
+                .limit(bindparam("limit"))
+                .offset(bindparam("offset"))
+            ),
+            {
+                "customer_id": customer_id,
+                "channel": channel,
+                "direction": Direction.INBOUND.value,
+                "limit": 1,
+                "offset": 0,
+            },
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def insert_subscription(self, subscription: Subscription) -> None:
+        self._run(
+            "insert_subscription",
+            lambda: insert(subscriptions).values(_all_params(subscriptions)),
+            {
+                "id": subscription.id,
+                "url": subscription.url,
+                "events": json.dumps(list(subscription.events)),
+                "secret": subscription.secret,
+                "created_at": to_micros(subscription.created_at),
+            },
+        )
+
+    def subscriptions(self) -> list[Subscription]:
+        rows = self._run(
+            "subscriptions",
+            lambda: select(*subscriptions.c).order_by(subscriptions.c.created_at),
+            {},
+        ).fetchall()
+        return [
+            Subscription.trusted(
+                id=id_,
+                url=url,
+                events=tuple(json.loads(events)),
+                secret=secret,
+                created_at=from_micros(created_at),
+            )
+            for id_, url, events, secret, created_at in rows
+        ]
+
+    def delete_subscription(self, subscription_id: str) -> bool:
+        cursor = self._run(
+            "delete_subscription",
+            lambda: delete(subscriptions).where(subscriptions.c.id == bindparam("id")),
+            {"id": subscription_id},
+        )
+        return bool(cursor.rowcount == 1)
 
     def erased_at(self, customer_id: str) -> datetime | None:
         row = self._run(
@@ -1444,6 +1785,99 @@ def _interaction(row: Row) -> Interaction:
         purpose=() if purpose is None else tuple(json.loads(purpose)),
         status=None if status is None else DeliveryStatus(status),
         metadata={} if metadata is None else json.loads(metadata),
+    )
+
+
+_OUTBOX_COLUMNS = [c for c in outbox.c if c.name != "claim_token"]
+_LIVE = {"queued": OutboxStatus.QUEUED.value, "sent": OutboxStatus.SENT.value}
+"""The statuses of outbox items that count against frequency caps."""
+
+
+def _outbox_params(item: OutboxItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "status": item.status.value,
+        "channel": item.channel,
+        "adapter": item.adapter,
+        "customer_id": item.customer_id,
+        "interaction_id": item.interaction_id,
+        "notification_id": item.notification_id,
+        "purpose": item.purpose,
+        "payload": json.dumps(item.payload, ensure_ascii=False, separators=(",", ":")),
+        "fallback": json.dumps(list(item.fallback)),
+        "attempts": item.attempts,
+        "parts_sent": item.parts_sent,
+        "due_at": to_micros(item.due_at),
+        "lease_until": None if item.lease_until is None else to_micros(item.lease_until),
+        "claim_token": None,
+        "created_at": to_micros(item.created_at),
+        "updated_at": to_micros(item.updated_at),
+        "sent_at": None if item.sent_at is None else to_micros(item.sent_at),
+        "external_id": item.external_id,
+        "last_error": item.last_error,
+    }
+
+
+def _outbox_item(row: Row) -> OutboxItem:
+    (
+        id_,
+        kind,
+        status,
+        channel,
+        adapter,
+        customer_id,
+        interaction_id,
+        notification_id,
+        purpose,
+        payload,
+        fallback,
+        attempts,
+        parts_sent,
+        due_at,
+        lease_until,
+        created_at,
+        updated_at,
+        sent_at,
+        external_id,
+        last_error,
+    ) = row
+    return OutboxItem.trusted(
+        id=id_,
+        kind=kind,
+        status=OutboxStatus(status),
+        channel=channel,
+        adapter=adapter,
+        customer_id=customer_id,
+        interaction_id=interaction_id,
+        notification_id=notification_id,
+        purpose=purpose,
+        payload=json.loads(payload),
+        fallback=tuple(json.loads(fallback)),
+        attempts=attempts,
+        parts_sent=parts_sent,
+        due_at=from_micros(due_at),
+        lease_until=None if lease_until is None else from_micros(lease_until),
+        created_at=from_micros(created_at),
+        updated_at=from_micros(updated_at),
+        sent_at=None if sent_at is None else from_micros(sent_at),
+        external_id=external_id,
+        last_error=last_error,
+    )
+
+
+def _consent(row: Row) -> ConsentRecord:
+    id_, customer_id, purpose, channel, granted, at, source, actor, note = row
+    return ConsentRecord.trusted(
+        id=id_,
+        customer_id=customer_id,
+        purpose=purpose,
+        channel=channel,
+        granted=bool(granted),
+        at=from_micros(at),
+        source=source,
+        actor=actor,
+        note=note,
     )
 
 
