@@ -35,7 +35,7 @@ from omnikit.errors import (
     ValidationError,
 )
 from omnikit.merge import survivor
-from omnikit.model import Customer, DeliveryStatus, Direction, Interaction
+from omnikit.model import Customer, DeliveryStatus, Direction, Interaction, OutboxStatus
 from omnikit.model._base import Model
 from omnikit.store import DuplicateKeyError, StoreTransaction
 
@@ -328,6 +328,8 @@ def _status(kit: Omnikit, event: InboundEvent) -> tuple[Interaction | None, str 
             ):
                 continue  # another delivery moved it first: read it again
             changed = stored.model_copy(update={"status": status, "metadata": metadata})
+            if status is DeliveryStatus.FAILED and stored.status is not DeliveryStatus.FAILED:
+                _bounced(kit, tx, changed, event)
             kit.events.add(
                 "interaction.updated",
                 at=kit.now(),
@@ -340,3 +342,17 @@ def _status(kit: Omnikit, event: InboundEvent) -> tuple[Interaction | None, str 
             )
             return changed, None
     return None, f"provider id {event.external_id!r} kept changing; status not applied"
+
+
+def _bounced(
+    kit: Omnikit, tx: StoreTransaction, interaction: Interaction, event: InboundEvent
+) -> None:
+    """A sent message failed for good after all (a bounce, an undeliverable report):
+    its notification falls back to the customer's next channel, in this transaction."""
+    from omnikit.outbound import fall_back
+
+    item = tx.outbox_for_interaction(interaction.id)
+    if item is None or item.status is not OutboxStatus.SENT:
+        return
+    error = event.metadata.get("error") or event.metadata.get("reason") or "delivery failed"
+    fall_back(kit, tx, item, str(error))

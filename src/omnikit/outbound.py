@@ -347,6 +347,9 @@ class _Context:
     critical: bool
     now: datetime
     history: list[tuple[str, str, int]] | None = None
+    notification: str = ""
+    """The notification being decided: it counts once against an overall cap however
+    many channels it reaches."""
     rendered: dict[str, Rendered] = field(default_factory=dict)
     too_long: int = 0
 
@@ -528,9 +531,10 @@ def _capped(ctx: _Context, channel: str, extra: int = 0) -> str | None:
     for cap in caps:
         since = to_micros(ctx.now - cap.per)
         if cap.channel is None:
-            count = len({n for _, n, at in ctx.history if at >= since})
+            mine = ctx.notification
+            count = len({n for _, n, at in ctx.history if at > since and n != mine})
         else:
-            count = sum(1 for c, _, at in ctx.history if c == channel and at >= since)
+            count = sum(1 for c, _, at in ctx.history if c == channel and at > since)
         if count >= cap.limit:
             where = f"on {cap.channel}" if cap.channel else "over all channels"
             return (
@@ -662,6 +666,7 @@ def _decide(
     """Evaluate ``candidates`` in order and (``write``) queue what the policy reaches."""
     deliveries: list[Delivery] = []
     chosen = False
+    ctx.notification = notification
     for position, channel_id in enumerate(candidates):
         if chosen and ctx.policy.reach == "first":
             deliveries.append(
@@ -854,6 +859,7 @@ def fall_back(kit: Omnikit, tx: StoreTransaction, item: OutboxItem, reason: str)
         bool(payload.get("critical", False)),
         data if isinstance(data, dict) else {},
     )
+    ctx.notification = item.notification_id or ""
     for position, channel_id in enumerate(item.fallback):
         if channel_id not in kit.channels:
             continue
