@@ -24,6 +24,10 @@ from omnikit import Omnikit
 
 BACKENDS = ["sqlite-file", "sqlite-memory", "postgresql"]
 TABLES = (
+    "outbox",
+    "consents",
+    "preferences",
+    "subscriptions",
     "case_events",
     "interactions",
     "cases",
