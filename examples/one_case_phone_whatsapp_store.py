@@ -24,49 +24,95 @@ office = BusinessHours(
     weekly={day: ["09:00-17:30"] for day in ("mon", "tue", "wed", "thu", "fri")},
     holidays=[datetime(2026, 5, 14).date()],  # Ascension Day
 )
-kit.routing.set_agent(Agent(id="ann", skills=["tools"], languages=["nl", "en"],
-                            capacity={"phone": 1, "whatsapp": 3, "email": 10}))
-kit.routing.set_agent(Agent(id="piet", skills=["tools"], languages=["nl"],
-                            capacity={"phone": 1, "whatsapp": 3}))
-kit.routing.set_queue(Queue(id="repairs", order=1, purposes=["repair"], skills=["tools"],
-                            hours=office,
-                            sla={"normal": SlaPolicy(first_response=timedelta(hours=2),
-                                                     resolution=timedelta(days=3),
-                                                     pause_when_pending=True)}))
+kit.routing.set_agent(
+    Agent(
+        id="ann",
+        skills=["tools"],
+        languages=["nl", "en"],
+        capacity={"phone": 1, "whatsapp": 3, "email": 10},
+    )
+)
+kit.routing.set_agent(
+    Agent(id="piet", skills=["tools"], languages=["nl"], capacity={"phone": 1, "whatsapp": 3})
+)
+kit.routing.set_queue(
+    Queue(
+        id="repairs",
+        order=1,
+        purposes=["repair"],
+        skills=["tools"],
+        hours=office,
+        sla={
+            "normal": SlaPolicy(
+                first_response=timedelta(hours=2),
+                resolution=timedelta(days=3),
+                pause_when_pending=True,
+            )
+        },
+    )
+)
 kit.routing.set_queue(Queue(id="general", order=9, hours=office))
 
 print("Anna calls:")
 anna = kit.customers.identify(phone="06 12345678", name="Anna", language="nl")
-call = kit.record(customer=anna, channel="phone", direction="inbound", kind="call",
-                  text="My new drill does not start", purpose="repair")
+call = kit.record(
+    customer=anna,
+    channel="phone",
+    direction="inbound",
+    kind="call",
+    text="My new drill does not start",
+    purpose="repair",
+)
 case = kit.cases.open(customer=anna, subject="Drill does not start", interaction=call)
 decision = kit.route(case)
 print(f"  routed: {decision.reason}")
 agent = decision.agent
-kit.record(customer=anna, channel="phone", direction="outbound", kind="call",
-           text="Please send a photo of the serial number", case=case, agent=agent)
+kit.record(
+    customer=anna,
+    channel="phone",
+    direction="outbound",
+    kind="call",
+    text="Please send a photo of the serial number",
+    case=case,
+    agent=agent,
+)
 kit.cases.transition(case.id, "pending", actor=agent, note="waiting for a photo")
 kit.routing.release(case)  # the call has ended: the agent is free for the next one
 
 now += timedelta(hours=20)
 print("Next morning, a WhatsApp photo:")
-photo = kit.record(customer=anna, channel="whatsapp", direction="inbound", kind="message",
-                   text="Here is the photo", external_id="wamid.HBgL001")
+photo = kit.record(
+    customer=anna,
+    channel="whatsapp",
+    direction="inbound",
+    kind="message",
+    text="Here is the photo",
+    external_id="wamid.HBgL001",
+)
 assert photo.case_id == case.id  # continuity: the open case, whatever the channel
 decision = kit.route(case, channel="whatsapp")
 print(f"  routed: {decision.reason}")
 
 now += timedelta(days=1)
 print("Anna swaps the drill in the store:")
-kit.record(customer=anna, channel="store", direction="inbound", kind="visit",
-           text="Drill swapped at the counter")
+kit.record(
+    customer=anna,
+    channel="store",
+    direction="inbound",
+    kind="visit",
+    text="Drill swapped at the counter",
+)
 case = kit.cases.transition(case.id, "resolved", actor="store-desk")
 
 print("One case:", " → ".join(i.channel for i in kit.cases.interactions(case.id)))
 print("History:")
 for event in kit.cases.history(case.id):
     print(f"  {event.at:%a %H:%M} UTC {event.type:<22} {event.actor or ''}")
-assert [i.channel for i in kit.cases.interactions(case.id)] == ["phone", "phone", "whatsapp",
-                                                                "store"]
+assert [i.channel for i in kit.cases.interactions(case.id)] == [
+    "phone",
+    "phone",
+    "whatsapp",
+    "store",
+]
 assert decision.agent == agent and decision.rule == "owner"
 kit.close()
