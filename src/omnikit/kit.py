@@ -212,6 +212,7 @@ class Omnikit:
 
     def close(self) -> None:
         """Release the store's connections. The kit cannot be used afterwards."""
+        self.outbox.close()
         self.store.close()
 
     @contextmanager

@@ -92,6 +92,7 @@ class Outbox:
         self.backoff = DEFAULT_BACKOFF
         self.max_backoff = DEFAULT_MAX_BACKOFF
         self._client: httpx.Client | None = None
+        self._own = False
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -127,6 +128,7 @@ class Outbox:
         self.backoff = backoff or self.backoff
         self.max_backoff = max_backoff or self.max_backoff
         if client is not None:
+            self.close()
             self._client = client
 
     # reading and repairing -----------------------------------------------------------
@@ -227,10 +229,20 @@ class Outbox:
             if result.claimed == 0:
                 stop.wait(idle)
 
+    def close(self) -> None:
+        """Close the HTTP client the outbox made for itself (not one given to it)."""
+        with self._lock:
+            client, self._own = (self._client if self._own else None), False
+            if client is not None:
+                self._client = None
+        if client is not None:
+            client.close()
+
     def _http(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
                 self._client = httpx.Client(timeout=10.0)
+                self._own = True
             return self._client
 
     def _deliver(self, item: OutboxItem, token: str, http: httpx.Client, result: RunResult) -> None:
