@@ -508,3 +508,40 @@ def test_consent_withdrawn_under_a_merged_id_holds(okit: Omnikit) -> None:
     okit.preferences.set(a.id, channels={"service": ["sms", "email"]})
     result = okit.notify(a.id, "Hi", purpose="service")
     assert outcomes(result) == [("sms", "skipped"), ("email", "queued")]
+
+
+def test_a_later_bounce_report_falls_back(okit: Omnikit, clock: Clock) -> None:
+    import json
+
+    from omnikit import InboundRequest
+    from omnikit.adapters.webhook import sign
+
+    c = jan(okit)
+    okit.preferences.set(c.id, channels={"order_updates": ["app", "email"]})
+    okit.notify(c.id, "Shipped", purpose="order_updates")
+    client = provider({"push.test": httpx.Response(200, json={"id": "push-9"})})
+    assert okit.outbox.run_once(client=client).sent == 1
+    assert okit.outbox.pending() == []
+    body = json.dumps(
+        {
+            "type": "status",
+            "id": "push-9",
+            "status": "failed",
+            "metadata": {"error": "device unregistered"},
+        }
+    ).encode()
+    headers = {"content-type": "application/json"} | sign(SECRET, body, int(clock.now.timestamp()))
+    request = InboundRequest(
+        method="POST",
+        url="http://h/webhooks/app",
+        headers=headers,
+        body=body,
+        received_at=clock.now,
+    )
+    result = okit.receive("app", request)
+    assert [i.status for i in result.updated] == [DeliveryStatus.FAILED]
+    [fallback] = okit.outbox.pending()
+    assert fallback.channel == "email"
+    again = okit.receive("app", request)  # a repeated report falls back only once
+    assert not again.updated
+    assert len(okit.outbox.pending()) == 1
