@@ -381,6 +381,9 @@ def test_whatsapp_session_window_needs_a_template(okit: Omnikit, clock: Clock) -
     )
     [free] = okit.notify(c.id, "Hi", purpose="service").deliveries
     assert free.outcome is DeliveryOutcome.QUEUED
+    [text] = okit.notify(c.id, templated, purpose="service", data={"n": "5"}).deliveries
+    sent = okit.outbox.get(text.outbox_id or "").payload["message"]
+    assert (sent["template"], sent["text"]) == (None, "Hi")  # type: ignore[index]
 
 
 def test_bad_input_queues_nothing(okit: Omnikit) -> None:

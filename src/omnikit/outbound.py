@@ -494,14 +494,18 @@ def _evaluate(
     if isinstance(rendered, str):
         return rendered
     window = adapter.capabilities.session_window or SESSION_WINDOWS.get(channel.id)
-    if window is not None and rendered.template is None:
+    if window is not None:
         last = ctx.tx.last_inbound(ctx.customer.id, channel.id)
-        if last is None or last < to_micros(ctx.now - window):
+        closed = last is None or last < to_micros(ctx.now - window)
+        if closed and rendered.template is None:
             hours = window.total_seconds() / 3600
             return (
                 f"outside {channel.name}'s {hours:g}-hour session window and the message has "
                 f"no approved template for {channel.id}"
             )
+        if not closed and rendered.text and rendered.template is not None:
+            # Inside the window free-form text is allowed: send the text itself.
+            rendered = rendered.model_copy(update={"template": None, "template_params": ()})
     if caps and not ctx.critical:
         capped = _capped(ctx, channel.id)
         if capped is not None:
