@@ -42,6 +42,7 @@ from omnikit.model import (
     EVENT_TYPES,
     DeliveryStatus,
     Event,
+    Interaction,
     OutboxItem,
     OutboxStatus,
     Subscription,
@@ -386,7 +387,17 @@ class Outbox:
             result.dead += 1
             result.errors.append(f"{item.id}: {reason}")
             if item.interaction_id is not None:
-                _set_status(tx, item.interaction_id, DeliveryStatus.FAILED, {"error": reason})
+                failed = _set_status(
+                    tx, item.interaction_id, DeliveryStatus.FAILED, {"error": reason}
+                )
+                if failed is not None:
+                    kit.events.add(
+                        "interaction.updated",
+                        at=now,
+                        customer_id=failed.customer_id,
+                        interaction=failed,
+                        detail={"before": "queued", "after": "failed"},
+                    )
             if getattr(error, "undeliverable", False):
                 _mark_undeliverable(kit, tx, item, reason)
             if item.kind == "message" and fall_back(kit, tx, item, reason) is not None:
@@ -417,12 +428,16 @@ def _text_list(value: object) -> list[str]:
 
 def _set_status(
     tx: StoreTransaction, interaction_id: str, status: DeliveryStatus, extra: dict[str, Any]
-) -> None:
+) -> Interaction | None:
+    """Move the interaction to ``status`` with ``extra`` metadata; the changed one."""
     interaction = tx.get_interaction(interaction_id)
     if interaction is None:
-        return
+        return None
     old = interaction.status.value if interaction.status else None
-    tx.set_interaction_status(interaction_id, old, status.value, {**interaction.metadata, **extra})
+    metadata = {**interaction.metadata, **extra}
+    if not tx.set_interaction_status(interaction_id, old, status.value, metadata):
+        return None
+    return interaction.model_copy(update={"status": status, "metadata": metadata})
 
 
 def _mark_sent(kit: Omnikit, tx: StoreTransaction, item: OutboxItem, ids: Sequence[str]) -> None:
