@@ -31,12 +31,14 @@ from omnikit.errors import (
     ConflictError,
     InvalidIdentityError,
     InvalidTransitionError,
+    MessageTooLongError,
     NotFoundError,
     OmnikitError,
     PayloadError,
     SendError,
     SignatureError,
     StoreError,
+    TemplateError,
     UnknownAdapterError,
     UnknownChannelError,
     ValidationError,
@@ -51,6 +53,7 @@ from omnikit.identity import (
 )
 from omnikit.inbound import Adapters, ReceiveResult
 from omnikit.kit import Omnikit, RecordData
+from omnikit.message import Message, Rendered, SmsInfo, Variant, render, sms_segments
 from omnikit.model import (
     EVENT_TYPES,
     TRANSITIONS,
@@ -134,6 +137,8 @@ __all__ = [
     "Journey",
     "Merge",
     "MergeMoves",
+    "Message",
+    "MessageTooLongError",
     "NotFoundError",
     "Omnikit",
     "OmnikitError",
@@ -147,6 +152,7 @@ __all__ = [
     "QueueEntry",
     "ReceiveResult",
     "RecordData",
+    "Rendered",
     "Response",
     "Routing",
     "RoutingDecision",
@@ -156,10 +162,13 @@ __all__ = [
     "SignatureError",
     "SlaPolicy",
     "SlaTarget",
+    "SmsInfo",
     "StoreError",
+    "TemplateError",
     "UnknownAdapterError",
     "UnknownChannelError",
     "ValidationError",
+    "Variant",
     "Work",
     "__version__",
     "normalize_address",
@@ -167,4 +176,6 @@ __all__ = [
     "normalize_external_id",
     "normalize_handle",
     "normalize_phone",
+    "render",
+    "sms_segments",
 ]
