@@ -14,9 +14,10 @@ template can exhaust memory:
   most ``LIMIT`` characters or items, estimated *before* the operations that multiply
   (``*``, ``**``, ``%``, ``format``, ``center``, ``replace``, ``join``, ``indent``,
   ``wordwrap``, ``batch``, ``slice``) and checked after every other one;
-- one render spends at most ``BUDGET`` units of work: a loop iteration costs one unit
-  plus the literal text its body writes, a call or filter the size of what it takes
-  and makes, a printed value its size;
+- one render spends at most ``BUDGET`` units of work: a loop iteration, a macro or
+  ``{% call %}`` body costs a unit per syntax node it runs (ten for a look-up, call,
+  filter or test) plus the literal text it writes; a call or filter costs the size
+  of what it takes and makes, a printed value its size;
 - the rendered text is at most ``LIMIT`` characters.
 
 Filters that only serve debugging or chance (``pprint``, ``random``), ``urlize`` and
@@ -29,7 +30,7 @@ from __future__ import annotations
 import functools
 import re
 import string
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -39,7 +40,7 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context, LoopContext, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import Namespace, pass_eval_context
+from jinja2.utils import Namespace, pass_context, pass_eval_context
 from jinja2.visitor import NodeTransformer
 
 from omnikit.errors import TemplateError
@@ -75,7 +76,7 @@ def _spend(units: int) -> None:
         if budget.left < 0:
             raise SecurityError(
                 f"the template does more than {BUDGET:,} units of work"
-                " (loop iterations and characters made)"
+                " (syntax nodes run, loop items, characters made)"
             )
 
 
@@ -100,36 +101,58 @@ def _made(value: Any, what: str) -> Any:
     return value
 
 
+_CONTAINERS = (list, tuple, set, frozenset, dict, Namespace)
+
+
+def _contents(item: Any) -> Collection[Any]:
+    if isinstance(item, dict):
+        return (*item.keys(), *item.values())
+    if isinstance(item, Namespace):
+        # Its repr shows its attributes, which the sandbox hides from getattr.
+        return (object.__getattribute__(item, "_Namespace__attrs"),)
+    return item  # type: ignore[no-any-return]
+
+
+def _leaf_weight(item: Any) -> int:
+    if isinstance(item, str):
+        return len(item) + 2
+    if isinstance(item, int):
+        return item.bit_length() // 3 + 2
+    return 64  # floats, None, macros, cyclers: a short repr
+
+
 def _weight(value: Any) -> int:
     """About how many characters ``str(value)`` takes; counting stops past ``LIMIT``.
 
-    Shared items count each time they appear, as ``str`` writes them each time: a
-    list nested in itself forty times over is a trillion characters, not forty.
+    A container shared in several places counts each time it appears, as ``str``
+    writes it each time: a list holding itself twice, forty levels deep, is a
+    trillion characters. Each distinct container is weighed once, so that costs
+    forty steps, not a trillion; a container that holds itself weighs too much.
     """
-    total = 0
-    stack = [value]
-    while stack and total <= LIMIT:
-        item = stack.pop()
-        if isinstance(item, str):
-            total += len(item) + 2
-        elif isinstance(item, list | tuple | set | frozenset):
-            total += 2 + 2 * len(item)
-            if total <= LIMIT:
-                stack.extend(item)
-        elif isinstance(item, dict):
-            total += 2 + 4 * len(item)
-            if total <= LIMIT:
-                stack.extend(item.keys())
-                stack.extend(item.values())
-        elif isinstance(item, Namespace):
-            # Its repr shows its attributes, which the sandbox hides from getattr.
-            total += 12
-            stack.append(object.__getattribute__(item, "_Namespace__attrs"))
-        elif isinstance(item, int):
-            total += item.bit_length() // 3 + 2
-        else:
-            total += 64  # floats, None, macros, cyclers: a short repr
-    return total
+    if not isinstance(value, _CONTAINERS):
+        return _leaf_weight(value)
+    known: dict[int, int] = {}
+    queued = {id(value)}
+    stack: list[tuple[Any, Collection[Any], bool]] = [(value, _contents(value), False)]
+    while stack:
+        item, contents, expanded = stack.pop()
+        if not expanded:  # weigh the containers inside first, then come back
+            stack.append((item, contents, True))
+            for child in contents:
+                if isinstance(child, _CONTAINERS) and id(child) not in queued:
+                    queued.add(id(child))
+                    stack.append((child, _contents(child), False))
+            continue
+        total = 12 if isinstance(item, Namespace) else 2
+        for child in contents:
+            if isinstance(child, _CONTAINERS):
+                total += 2 + known.get(id(child), LIMIT + 1)  # missing: holds itself
+            else:
+                total += 2 + _leaf_weight(child)
+            if total > LIMIT:
+                return total
+        known[id(item)] = total
+    return known[id(value)]
 
 
 def _weigh(values: Any, what: str) -> None:
@@ -402,13 +425,21 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-def _literal_size(body: list[nodes.Node]) -> int:
-    """Characters of literal text in a loop body, outside loops nested in it."""
-    total = 0
+# A sandboxed attribute look-up, call, filter or test takes 2-3 µs, ten times a
+# plain node; weighing them keeps a unit of work near a quarter of a microsecond.
+_HEAVY_NODES = (nodes.Getattr, nodes.Getitem, nodes.Call, nodes.Filter, nodes.Test)
+
+
+def _cost(body: list[nodes.Node]) -> int:
+    """What running ``body`` once costs: a unit per syntax node (ten for a look-up,
+    call, filter or test), plus the literal text it writes; loops, macros and call
+    blocks nested in it charge for themselves."""
+    total = 1
     stack: list[nodes.Node] = list(body)
     while stack:
         node = stack.pop()
-        if isinstance(node, nodes.For):
+        total += 10 if isinstance(node, _HEAVY_NODES) else 1
+        if isinstance(node, nodes.For | nodes.Macro | nodes.CallBlock):
             continue
         if isinstance(node, nodes.TemplateData):
             total += len(node.data)
@@ -418,16 +449,31 @@ def _literal_size(body: list[nodes.Node]) -> int:
     return total
 
 
+@pass_context  # never folded at compile time: a context filter is not constant
+def _charge(context: Context, cost: int) -> None:
+    _spend(cost)
+
+
 class _Guard(NodeTransformer):
-    """Routes loops through ``_counted`` and ``~`` through ``_concat``."""
+    """Makes every repeated block pay for itself: a loop for each item, a macro or
+    ``{% call %}`` body each time it runs; and routes ``~`` through ``_concat``."""
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
-        cost = 1 + _literal_size(node.body)
+        cost = _cost(node.body)
         self.generic_visit(node)
         node.iter = nodes.Filter(
             node.iter, "_counted", [nodes.Const(cost)], [], None, None, lineno=node.lineno
         )
         return node
+
+    def visit_Macro(self, node: nodes.Macro | nodes.CallBlock) -> nodes.Node:
+        cost = _cost(node.body)
+        self.generic_visit(node)
+        charge = nodes.Filter(nodes.Const(cost), "_charge", [], [], None, None)
+        node.body.insert(0, nodes.ExprStmt(charge, lineno=node.lineno))
+        return node
+
+    visit_CallBlock = visit_Macro
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
         self.generic_visit(node)
@@ -523,6 +569,7 @@ def _environment(*, autoescape: bool) -> _Sandbox:
     }
     filters["_counted"] = _counted
     filters["_concat"] = _concat
+    filters["_charge"] = _charge
     environment.filters = filters
     return environment
 
