@@ -31,12 +31,14 @@ from omnikit.errors import (
     ConflictError,
     InvalidIdentityError,
     InvalidTransitionError,
+    MessageTooLongError,
     NotFoundError,
     OmnikitError,
     PayloadError,
     SendError,
     SignatureError,
     StoreError,
+    TemplateError,
     UnknownAdapterError,
     UnknownChannelError,
     ValidationError,
@@ -51,7 +53,7 @@ from omnikit.identity import (
 )
 from omnikit.inbound import Adapters, ReceiveResult
 from omnikit.kit import Omnikit, RecordData
-from omnikit.message import Message
+from omnikit.message import Message, Rendered, SmsInfo, Variant, render, sms_segments
 from omnikit.model import (
     EVENT_TYPES,
     TRANSITIONS,
@@ -154,6 +156,7 @@ __all__ = [
     "Merge",
     "MergeMoves",
     "Message",
+    "MessageTooLongError",
     "NotFoundError",
     "NotifyResult",
     "Omnikit",
@@ -177,6 +180,7 @@ __all__ = [
     "QuietHours",
     "ReceiveResult",
     "RecordData",
+    "Rendered",
     "Response",
     "Routing",
     "RoutingDecision",
@@ -187,11 +191,14 @@ __all__ = [
     "SignatureError",
     "SlaPolicy",
     "SlaTarget",
+    "SmsInfo",
     "StoreError",
     "Subscription",
+    "TemplateError",
     "UnknownAdapterError",
     "UnknownChannelError",
     "ValidationError",
+    "Variant",
     "Webhooks",
     "Work",
     "__version__",
@@ -200,4 +207,6 @@ __all__ = [
     "normalize_external_id",
     "normalize_handle",
     "normalize_phone",
+    "render",
+    "sms_segments",
 ]

@@ -5,7 +5,9 @@ The tree::
     OmnikitError
     ├── ValidationError              a value breaks a rule (also a ValueError)
     │   ├── InvalidIdentityError     a phone number, e-mail, handle, id or address
-    │   └── UnknownChannelError      a channel id that is not registered
+    │   ├── UnknownChannelError      a channel id that is not registered
+    │   ├── TemplateError            a message template that cannot be rendered
+    │   └── MessageTooLongError      a rendered text over its channel's limit
     ├── NotFoundError                no customer, case or interaction with that id
     │                                (also a LookupError)
     ├── ConflictError                the request contradicts what is stored
@@ -32,12 +34,14 @@ __all__ = [
     "ConflictError",
     "InvalidIdentityError",
     "InvalidTransitionError",
+    "MessageTooLongError",
     "NotFoundError",
     "OmnikitError",
     "PayloadError",
     "SendError",
     "SignatureError",
     "StoreError",
+    "TemplateError",
     "UnknownAdapterError",
     "UnknownChannelError",
     "ValidationError",
@@ -58,6 +62,17 @@ class InvalidIdentityError(ValidationError):
 
 class UnknownChannelError(ValidationError):
     """A channel id that is not in the kit's channel registry."""
+
+
+class TemplateError(ValidationError):
+    """A message template that cannot be rendered: it does not parse, names a
+    variable the data lacks, fails while rendering, tries to leave the sandbox, or
+    renders more than 1 MiB. The message names the field, the template and the reason."""
+
+
+class MessageTooLongError(ValidationError):
+    """A rendered text longer than its channel's ``text_limit``; the message names the
+    channel, the length and the limit."""
 
 
 class NotFoundError(OmnikitError, LookupError):
