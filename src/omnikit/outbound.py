@@ -27,9 +27,9 @@ from omnikit import _validate
 from omnikit._ids import new_id
 from omnikit._time import require_utc, to_micros
 from omnikit.adapters.base import Adapter, OutboundMessage
-from omnikit.errors import NotFoundError, ValidationError
+from omnikit.errors import MessageTooLongError, NotFoundError, ValidationError
 from omnikit.merge import survivor
-from omnikit.message import Message, MessageTooLongError, Rendered, render
+from omnikit.message import Message, Rendered, render
 from omnikit.model import (
     Case,
     Channel,
