@@ -275,7 +275,7 @@ def test_quiet_hours_defer_until_they_end(okit: Omnikit, clock: Clock) -> None:
     [delivery] = result.deliveries
     until = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
     assert (delivery.outcome, delivery.until) == (DeliveryOutcome.DEFERRED, until)
-    assert "quiet hours until 08:00 (Europe/Amsterdam)" == delivery.reason
+    assert delivery.reason == "quiet hours until 08:00 (Europe/Amsterdam)"
     assert okit.outbox.get(delivery.outbox_id or "").due_at == until
     assert okit.outbox.run_once().claimed == 0  # not due yet
     critical = okit.notify(c.id, "New login", purpose="order_updates", critical=True)
