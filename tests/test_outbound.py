@@ -22,6 +22,7 @@ from omnikit import (
     Omnikit,
     Policy,
     QuietHours,
+    TemplateError,
     UnknownChannelError,
     ValidationError,
 )
@@ -396,8 +397,12 @@ def test_bad_input_queues_nothing(okit: Omnikit) -> None:
         okit.notify("01a00000-0000-7000-8000-000000000000", "x", purpose="service")
     with pytest.raises(ValidationError, match="critical"):
         okit.notify(c.id, "x", purpose="service", critical="yes")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError):
+    with pytest.raises(TemplateError, match="missing"):
         okit.notify(c.id, Message(body="{{ missing }}"), purpose="service")
+    with pytest.raises(TemplateError):
+        okit.notify(c.id, Message(body="{{ ''.__class__.__mro__ }}"), purpose="service")
+    with pytest.raises(TemplateError):
+        okit.notify(c.id, Message(body="{% include '/etc/passwd' %}"), purpose="service")
     okit.preferences.set(c.id, channels={"service": ["sms"]})
     with pytest.raises(ValidationError, match="too long"):
         okit.notify(c.id, "x" * 2000, purpose="service")
