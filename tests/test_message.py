@@ -305,6 +305,9 @@ def test_whatsapp_template_and_params_are_rendered() -> None:
     assert rendered.text is None and rendered.length == 0 and rendered.parts == 1
     # the provider template name is not a jinja template
     assert render(Message(template="{{ raw }}"), WHATSAPP).template == "{{ raw }}"
+    # parameters without a template are not rendered, so their errors do not count
+    rendered = render(Message(body="Hi", template_params=("{{ missing }}",)), WHATSAPP)
+    assert (rendered.template, rendered.template_params) == (None, ())
 
 
 def test_data_argument_overlays_the_message_data() -> None:
