@@ -637,13 +637,17 @@ def test_templates_have_a_work_budget(body: str) -> None:
 
 
 def test_compiled_templates_are_cached() -> None:
-    from omnikit._templates import _compile
+    from omnikit._templates import _compile_cached
 
     message = Message(body="Cached {{ n }}")
     render(message, SMS, data={"n": 1})
-    before = _compile.cache_info().hits
+    hits, misses = _compile_cached.cache_info()[:2]
     assert render(message, SMS, data={"n": 2}).text == "Cached 2"
-    assert _compile.cache_info().hits == before + 1
+    assert _compile_cached.cache_info()[:2] == (hits + 1, misses)
+    # a template over 64 KiB is compiled each time, not kept
+    big = Message(body="{{ n }}" + "." * 65536)
+    assert render(big, EMAIL, data={"n": 1}).length == 65537
+    assert _compile_cached.cache_info()[:2] == (hits + 1, misses)
 
 
 # properties ------------------------------------------------------------------------------
