@@ -305,6 +305,9 @@ def test_whatsapp_template_and_params_are_rendered() -> None:
     assert rendered.text is None and rendered.length == 0 and rendered.parts == 1
     # the provider template name is not a jinja template
     assert render(Message(template="{{ raw }}"), WHATSAPP).template == "{{ raw }}"
+    # parameters without a template are not rendered, so their errors do not count
+    rendered = render(Message(body="Hi", template_params=("{{ missing }}",)), WHATSAPP)
+    assert (rendered.template, rendered.template_params) == (None, ())
 
 
 def test_data_argument_overlays_the_message_data() -> None:
@@ -634,13 +637,17 @@ def test_templates_have_a_work_budget(body: str) -> None:
 
 
 def test_compiled_templates_are_cached() -> None:
-    from omnikit._templates import _compile
+    from omnikit._templates import _compile_cached
 
     message = Message(body="Cached {{ n }}")
     render(message, SMS, data={"n": 1})
-    before = _compile.cache_info().hits
+    hits, misses = _compile_cached.cache_info()[:2]
     assert render(message, SMS, data={"n": 2}).text == "Cached 2"
-    assert _compile.cache_info().hits == before + 1
+    assert _compile_cached.cache_info()[:2] == (hits + 1, misses)
+    # a template over 64 KiB is compiled each time, not kept
+    big = Message(body="{{ n }}" + "." * 65536)
+    assert render(big, EMAIL, data={"n": 1}).length == 65537
+    assert _compile_cached.cache_info()[:2] == (hits + 1, misses)
 
 
 # properties ------------------------------------------------------------------------------

@@ -581,7 +581,6 @@ _GLOBALS = dict(_TEXT.globals)
 _REFUSED = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
 
 
-@functools.lru_cache(maxsize=1024)
 def _compile(source: str, html: bool) -> Template:
     environment = _HTML if html else _TEXT
     tree = environment.parse(source)
@@ -590,6 +589,12 @@ def _compile(source: str, html: bool) -> Template:
     tree = _Guard().visit(tree)
     tree.set_environment(environment)
     return environment.from_string(tree)
+
+
+# The 1,024 most recent templates stay compiled; one over 64 KiB is compiled each time,
+# so that the cache holds at most 64 MiB of sources.
+_CACHED_SOURCE = 64 * 1024
+_compile_cached = functools.lru_cache(maxsize=1024)(_compile)
 
 
 def template_variables(*mappings: Mapping[str, Any]) -> dict[str, Any]:
@@ -616,7 +621,10 @@ def render_template(source: str, variables: dict[str, Any], *, html: bool = Fals
         return source
     token = _budget.set(_Budget())
     try:
-        template = _compile(source, html)
+        if len(source) <= _CACHED_SOURCE:
+            template = _compile_cached(source, html)
+        else:
+            template = _compile(source, html)
         chunks: list[str] = []
         size = 0
         # The variables already hold the globals: shared=True saves merging them

@@ -220,11 +220,12 @@ def render(
     a candidate at each step and comes first. With none of them, or with
     ``language=None``, the top-level fields are used.
 
-    Only the fields the channel carries are rendered, with ``message.data`` overlaid
-    by ``data``. On a channel with ``subject`` (e-mail) the result has the subject,
-    the text and the HTML body (made from the text when the message has no ``html``);
-    elsewhere it has the text, which is the subject when there is no body. The
-    rendered subject and body are stripped of surrounding whitespace.
+    Only the fields the channel carries are rendered (``template_params`` only with a
+    ``template``), with ``message.data`` overlaid by ``data``. On a channel with
+    ``subject`` (e-mail) the result has the subject, the text and the HTML body (made
+    from the text when the message has no ``html``); elsewhere it has the text, which
+    is the subject when there is no body. The rendered subject and body are stripped
+    of surrounding whitespace.
 
     Raises ``TemplateError`` for a template that cannot be rendered (the message
     names the field, as ``translations['nl'].channels['sms'].body``),
@@ -254,7 +255,7 @@ def render(
     else:
         text, subject = text if text is not None else subject, None
     template = fields["template"][1] if "template" in fields else None
-    where, sources = params
+    where, sources = params if template is not None else ("", ())
     rendered_params = tuple(
         _field((f"{where}[{index}]", source), variables) or ""
         for index, source in enumerate(sources)
