@@ -553,3 +553,15 @@ def test_a_later_bounce_report_falls_back(okit: Omnikit, clock: Clock) -> None:
     again = okit.receive("app", request)  # a repeated report falls back only once
     assert not again.updated
     assert len(okit.outbox.pending()) == 1
+
+
+def test_what_an_adapter_refuses_is_skipped_at_decision_time(okit: Omnikit) -> None:
+    c = jan(okit)
+    okit.preferences.set(c.id, channels={"service": ["sms", "email"]})
+    message = Message(body="Your code is 1234", template="verification_code")
+    result = okit.notify(c.id, message, purpose="service")
+    assert outcomes(result) == [("sms", "skipped"), ("email", "queued")]
+    assert result.deliveries[0].reason.startswith("the twilio adapter cannot send it:")
+    assert "ContentSid" in result.deliveries[0].reason
+    item = okit.outbox.get(result.deliveries[1].outbox_id or "")
+    assert item.payload["message"]["template"] is None  # type: ignore[index]

@@ -27,7 +27,7 @@ from omnikit import _validate
 from omnikit._ids import new_id
 from omnikit._time import require_utc, to_micros
 from omnikit.adapters.base import Adapter, OutboundMessage
-from omnikit.errors import MessageTooLongError, NotFoundError, ValidationError
+from omnikit.errors import MessageTooLongError, NotFoundError, OmnikitError, ValidationError
 from omnikit.merge import survivor
 from omnikit.message import Message, Rendered, render
 from omnikit.model import (
@@ -364,6 +364,8 @@ class _Choice:
     to: str
     rendered: Rendered
     until: datetime | None
+    out: dict[str, JsonValue]
+    """The ``OutboundMessage`` fields the outbox item carries (its key added on queueing)."""
 
 
 def _context(
@@ -474,7 +476,12 @@ def _render(ctx: _Context, channel: Channel) -> Rendered | str:
 
 
 def _evaluate(
-    ctx: _Context, channel_id: str, *, caps: bool = True, quiet: bool = True
+    ctx: _Context,
+    channel_id: str,
+    *,
+    caps: bool = True,
+    quiet: bool = True,
+    reply_to: str | None = None,
 ) -> _Choice | str:
     """Whether the message can go out on ``channel_id``: a choice, or the reason not."""
     kit = ctx.kit
@@ -514,7 +521,25 @@ def _evaluate(
     quiet_hours = ctx.prefs.quiet_hours
     if quiet and not ctx.critical and quiet_hours is not None:
         until = quiet_hours.until(ctx.now)
+    if rendered.template is not None and not adapter.capabilities.templates:
+        if not rendered.text:
+            return f"the message has only a provider template, which {adapter.name} cannot send"
+        rendered = rendered.model_copy(update={"template": None, "template_params": ()})
     to = _recipient(adapter, channel.id, identity.value)
+    out: dict[str, JsonValue] = {
+        "to": to,
+        "text": rendered.text,
+        "subject": rendered.subject,
+        "html": rendered.html,
+        "template": rendered.template,
+        "template_params": list(rendered.template_params),
+        "language": rendered.language,
+        "reply_to": reply_to,
+    }
+    try:  # what the worker will ask of the adapter: refuse now, not at send time
+        adapter.render(outbound_message(out))
+    except OmnikitError as error:
+        return f"the {adapter.name} adapter cannot send it: {error}"
     return _Choice(
         channel=channel,
         adapter=adapter,
@@ -522,6 +547,7 @@ def _evaluate(
         to=to,
         rendered=rendered,
         until=until,
+        out=out,
     )
 
 
@@ -571,7 +597,6 @@ def _queue(
     *,
     case: Case | None = None,
     agent: str | None = None,
-    reply_to: str | None = None,
 ) -> Delivery:
     """Write the outbound interaction and its outbox item; the delivery that says so."""
     kit = ctx.kit
@@ -595,17 +620,7 @@ def _queue(
         metadata={"notification_id": notification, "outbox_id": outbox_id},
     )
     stored = kit._store_interactions(ctx.tx, [interaction], current=True)[0]
-    out: dict[str, JsonValue] = {
-        "to": choice.to,
-        "text": rendered.text,
-        "subject": rendered.subject,
-        "html": rendered.html,
-        "template": rendered.template,
-        "template_params": list(rendered.template_params),
-        "language": rendered.language,
-        "reply_to": reply_to,
-        "idempotency_key": outbox_id,
-    }
+    out = {**choice.out, "idempotency_key": outbox_id}
     item = OutboxItem(
         id=outbox_id,
         kind="message",
@@ -817,13 +832,13 @@ def send(
             the_case = tx.get_case(case_id)
             if the_case is None:
                 raise NotFoundError(f"no case with id {case_id!r}")
-        choice = _evaluate(ctx, channel_id, caps=False, quiet=False)
+        reply_to = _thread(tx, the_case, channel_id)
+        choice = _evaluate(ctx, channel_id, caps=False, quiet=False, reply_to=reply_to)
         if isinstance(choice, str):
             if ctx.too_long:
                 raise MessageTooLongError(choice)
             return Delivery(channel=channel_id, outcome=DeliveryOutcome.SKIPPED, reason=choice)
-        reply_to = _thread(tx, the_case, channel_id)
-        return _queue(ctx, choice, new_id(), (), case=the_case, agent=agent, reply_to=reply_to)
+        return _queue(ctx, choice, new_id(), (), case=the_case, agent=agent)
 
 
 def _thread(tx: StoreTransaction, case: Case | None, channel: str) -> str | None:
