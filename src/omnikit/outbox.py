@@ -36,7 +36,6 @@ from pydantic import JsonValue
 from omnikit import _validate
 from omnikit._ids import new_id
 from omnikit._time import to_micros
-from omnikit.adapters.webhook import sign
 from omnikit.errors import ConflictError, NotFoundError, OmnikitError, SendError, ValidationError
 from omnikit.model import (
     EVENT_TYPES,
@@ -326,6 +325,8 @@ class Outbox:
         subscription = self._kit.webhooks._find(str(subscription_id))
         if subscription is None:
             raise SendError(f"subscription {subscription_id} no longer exists", retryable=False)
+        from omnikit.adapters.webhook import sign  # adapters load only when used
+
         content = body.encode()
         headers = {
             "content-type": "application/json",
