@@ -322,7 +322,21 @@ class TelegramAdapter(BaseAdapter):
         "parameters": {"retry_after": …}}``: ``retry_after`` from the parameters
         (flood control), ``undeliverable`` when the bot was blocked or kicked, the user
         deleted the account or never started the bot, or the chat does not exist."""
-        return _classified(super().refused(payload, response), response)
+        error = super().refused(payload, response)
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        description = answer.get("description") if isinstance(answer, dict) else None
+        if isinstance(description, str):
+            error = SendError(
+                f"telegram: {payload.method} {payload.url} answered {response.status_code}: "
+                f"{description[:200]!r}",
+                retryable=error.retryable,
+                status=error.status,
+                retry_after=error.retry_after,
+            )
+        return _classified(error, response)
 
     def sent(self, payload: OutboundPayload, response: httpx.Response) -> SendResult:
         """The ``"<chat id>:<message id>"`` of the message sent; ``SendError`` when
