@@ -270,3 +270,62 @@ def test_telegram_writes_to_chat_ids_not_usernames() -> None:
     assert telegram.recipient("telegram", "@shopnieuws") == "@shopnieuws"
     with pytest.raises(ValidationError, match="numeric id"):
         telegram.recipient("telegram", "jandevries")
+
+
+# any answer is a SendResult or a SendError ------------------------------------------------
+
+_SENDERS: list[tuple[Any, str]] = [
+    (TwilioAdapter(account_sid=ACCOUNT, auth_token=TOKEN, from_number="OmniShop"), "+316123"),
+    (TwilioVoiceAdapter(account_sid=ACCOUNT, auth_token=TOKEN, from_number="+3185888"), "+3161"),
+    (WhatsAppAdapter(**META, access_token="EAAJ", phone_number_id="1065403"), "+31612345678"),
+    (MessengerAdapter(**META, access_token="EAAJ"), "6543219876543210"),
+    (TelegramAdapter(secret_token="omnikit-webhook", bot_token=BOT), "412345678"),
+    (MailgunAdapter(api_key="key-3ax6", domain="mg.shop.example.nl", sender=SENDER), "j@x.nl"),
+    (WebhookAdapter(secret="whsec-0123456789abcdef", outbound_url="https://x.nl/r"), "C-1"),
+]
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["error", "code", "error_subcode", "ok", "description", "parameters", "retry_after"]
+            )
+            | st.text(max_size=8),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    st.sampled_from(_SENDERS),
+    st.integers(min_value=200, max_value=599),
+    st.one_of(
+        _JSON.map(lambda document: httpx.Response(200, json=document).content),
+        st.binary(max_size=200),
+        st.just(b"[" * 5000),
+    ),
+    st.one_of(st.none(), st.text(max_size=30)),
+)
+def test_any_answer_is_a_result_or_a_send_error(
+    sender: tuple[Any, str], status: int, body: bytes, retry_after: str | None
+) -> None:
+    adapter, to = sender
+    [payload] = adapter.render(OutboundMessage(to=to, text="Hallo"))[:1]
+    headers = {"content-type": "application/json"}
+    if retry_after is not None and retry_after.isprintable() and retry_after.isascii():
+        headers["retry-after"] = retry_after
+    answer = httpx.Response(status, headers=headers, content=body)
+    with httpx.Client(transport=httpx.MockTransport(lambda _: answer)) as client:
+        try:
+            result = adapter.send(payload, client)
+        except SendError as error:
+            assert not (error.undeliverable and error.retryable)
+            assert error.retry_after is None or 0 <= error.retry_after <= MAX_RETRY_AFTER
+            assert error.status == status
+        else:
+            assert 200 <= status < 300 and result.http_status == status

@@ -1055,7 +1055,7 @@ class MailgunAdapter(BaseAdapter):
         without angle brackets; the Message-ID sent when it answered none."""
         try:
             answer = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             answer = None
         identifier = answer.get("id") if isinstance(answer, dict) else None
         if not isinstance(identifier, str) or not identifier.strip("<> "):

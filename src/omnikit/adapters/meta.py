@@ -839,7 +839,7 @@ def _attachment(value: Any, where: str) -> Attachment:
 def _answer(response: httpx.Response) -> dict[str, Any]:
     try:
         answer = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return answer if isinstance(answer, dict) else {}
 

@@ -325,7 +325,7 @@ class TelegramAdapter(BaseAdapter):
         error = super().refused(payload, response)
         try:
             answer = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             answer = None
         description = answer.get("description") if isinstance(answer, dict) else None
         if isinstance(description, str):
@@ -343,7 +343,7 @@ class TelegramAdapter(BaseAdapter):
         Telegram answers ``{"ok": false}``."""
         try:
             answer = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             answer = None
         if not isinstance(answer, dict) or answer.get("ok") is not True:
             description = answer.get("description") if isinstance(answer, dict) else None
@@ -370,7 +370,7 @@ def _classified(error: SendError, response: httpx.Response) -> SendError:
     ``parameters.retry_after``, and whether the chat cannot receive."""
     try:
         answer = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return error
     if not isinstance(answer, dict):
         return error

@@ -359,7 +359,7 @@ class _Twilio(BaseAdapter):
     def _answer(self, response: httpx.Response) -> dict[str, Any]:
         try:
             answer = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
         return answer if isinstance(answer, dict) else {}
 

@@ -193,7 +193,7 @@ class WebhookAdapter(BaseAdapter):
     def sent(self, payload: OutboundPayload, response: httpx.Response) -> SendResult:
         try:
             answer = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             answer = None
         identifier = answer.get("id") if isinstance(answer, dict) else None
         return SendResult(
