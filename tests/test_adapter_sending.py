@@ -285,7 +285,11 @@ _SENDERS: list[tuple[Any, str]] = [
 ]
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40),
     lambda inner: (
         st.lists(inner, max_size=4)
         | st.dictionaries(
@@ -306,6 +310,14 @@ _JSON = st.recursive(
     st.integers(min_value=200, max_value=599),
     st.one_of(
         _JSON.map(lambda document: httpx.Response(200, json=document).content),
+        # the shapes the adapters read, with values of any type
+        st.fixed_dictionaries(
+            {"code": _JSON, "error_subcode": _JSON, "description": _JSON, "parameters": _JSON}
+        ).map(
+            lambda fields: (
+                httpx.Response(200, json={"error": fields, "ok": False, **fields}).content
+            )
+        ),
         st.binary(max_size=200),
         st.just(b"[" * 5000),
     ),

@@ -211,7 +211,9 @@ class _MetaAdapter(BaseAdapter):
         error = super().refused(payload, response)
         found = _answer(response).get("error")
         details = found if isinstance(found, dict) else {}
-        code, subcode = details.get("code"), details.get("error_subcode")
+        code, subcode = _integer(details.get("code")), _integer(details.get("error_subcode"))
+        if code is None:
+            return error
         if (code, None) in self.undeliverable_codes or (code, subcode) in self.undeliverable_codes:
             error.undeliverable, error.retryable = True, False
         elif code in self.retry_codes:
@@ -834,6 +836,11 @@ def _attachment(value: Any, where: str) -> Attachment:
             name = last
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return Attachment(name=name, content_type=content_type, url=url)
+
+
+def _integer(value: Any) -> int | None:
+    """An error code: an integer (not a boolean), or None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:

@@ -369,6 +369,8 @@ class _Twilio(BaseAdapter):
         or non-mobile To number, ``retryable`` for 429, 5xx and code 20429."""
         error = super().refused(payload, response)
         code = self._answer(response).get("code")
+        if not isinstance(code, int) or isinstance(code, bool):
+            return error
         if code == _TOO_MANY_REQUESTS:
             error.retryable = True
         elif code in _UNDELIVERABLE:
