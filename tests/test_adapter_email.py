@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import re
 import socket
 import warnings
 from collections.abc import Iterator
@@ -1009,3 +1010,224 @@ def test_mailgun_render_needs_its_settings() -> None:
     ):
         with pytest.raises(ValidationError, match=reason):
             MailgunAdapter(**settings_)
+
+
+# HTML, idempotency keys and undeliverable addresses -----------------------------------------
+
+HTML = (
+    "<html><body><h1>Uw bestelling 1001</h1>"
+    "<p>Hij wordt <b>donderdag</b> bezorgd. &Eacute;&eacute;n dag later.</p></body></html>"
+)
+
+
+def _parts(raw: bytes) -> tuple[EmailMessage, dict[str, str]]:
+    """The message and its alternatives by content type, decoded."""
+    written = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(written, EmailMessage)
+    parts = {}
+    for part in written.iter_parts():
+        assert isinstance(part, EmailMessage)
+        parts[part.get_content_type()] = part.get_content().replace("\r\n", "\n")
+    return written, parts
+
+
+def test_html_is_sent_as_the_alternative_to_the_text() -> None:
+    adapter = EmailAdapter(sender=SENDER)
+    [payload] = adapter.render(
+        OutboundMessage(
+            to="jan@example.nl",
+            subject="Uw bestelling 1001",
+            text="Hij wordt donderdag bezorgd. Één dag later.",
+            html=HTML,
+            media=("https://shop.example.nl/track/1001",),
+        )
+    )
+    written, parts = _parts(payload.body)
+    assert written.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in written.iter_parts()] == ["text/plain", "text/html"]
+    assert all(p.get_content_charset() == "utf-8" for p in written.iter_parts())
+    assert parts["text/plain"] == (
+        "Hij wordt donderdag bezorgd. Één dag later.\n\nhttps://shop.example.nl/track/1001\n"
+    )
+    assert parts["text/html"].rstrip("\n") == HTML.replace(
+        "</body>",
+        '<p><a href="https://shop.example.nl/track/1001">'
+        "https://shop.example.nl/track/1001</a></p></body>",
+    )
+    assert written["Subject"] == "Uw bestelling 1001"
+    # and omnikit reads its own message back as the text
+    event = parse_mail(payload.body)
+    assert (
+        event.text
+        == "Hij wordt donderdag bezorgd. Één dag later.\n\nhttps://shop.example.nl/track/1001"
+    )
+
+
+def test_html_without_text_gets_a_text_part_made_from_it() -> None:
+    [payload] = EmailAdapter(sender=SENDER).render(OutboundMessage(to="jan@example.nl", html=HTML))
+    written, parts = _parts(payload.body)
+    assert written.get_content_type() == "multipart/alternative"
+    assert parts["text/plain"].strip() == (
+        "Uw bestelling 1001\n\nHij wordt donderdag bezorgd. Één dag later."
+    )
+    assert parts["text/html"].rstrip("\n") == HTML
+
+
+def test_the_message_id_is_the_idempotency_key_at_the_domain() -> None:
+    adapter = EmailAdapter(sender=SENDER, domain="mail.shop.example.nl")
+    message = OutboundMessage(to="jan@example.nl", text="x", idempotency_key="outbox-7f3a_2+b")
+    first, second = adapter.render(message)[0], adapter.render(message)[0]
+    assert first.metadata["message_id"] == "outbox-7f3a_2+b@mail.shop.example.nl"
+    assert second.metadata["message_id"] == first.metadata["message_id"]
+    for payload in (first, second):
+        written = message_from_bytes(payload.body, policy=policy.default)
+        assert written["Message-ID"] == "<outbox-7f3a_2+b@mail.shop.example.nl>"
+    other = adapter.render(message.model_copy(update={"idempotency_key": "outbox-7f3b"}))[0]
+    assert other.metadata["message_id"] == "outbox-7f3b@mail.shop.example.nl"
+    unkeyed = OutboundMessage(to="jan@example.nl", text="x")
+    assert (
+        adapter.render(unkeyed)[0].metadata["message_id"]
+        != (adapter.render(unkeyed)[0].metadata["message_id"])
+    )
+
+
+def test_key_characters_a_message_id_cannot_hold_are_written_as_hex() -> None:
+    adapter = EmailAdapter(sender=SENDER)
+    [payload] = adapter.render(
+        OutboundMessage(to="jan@example.nl", text="x", idempotency_key="case:42/mail.1=<a>")
+    )
+    expected = "case=3A42=2Fmail=2E1=3D=3Ca=3E@shop.example.nl"
+    assert payload.metadata["message_id"] == expected
+    assert message_from_bytes(payload.body, policy=policy.default)["Message-ID"] == f"<{expected}>"
+    # a reply quoting it threads back: omnikit reads the same id
+    reply = mail(From="jan@example.nl", Message_ID="<r1@example.nl>", In_Reply_To=f"<{expected}>")
+    assert parse_mail(reply).metadata["in_reply_to"] == expected
+
+
+_DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+
+
+@given(st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=60))
+@settings(max_examples=200)
+def test_every_key_gives_a_valid_message_id_of_its_own(key: str) -> None:
+    adapter = EmailAdapter(sender=SENDER)
+    message = OutboundMessage(to="jan@example.nl", text="x", idempotency_key=key)
+    message_id = str(adapter.render(message)[0].metadata["message_id"])
+    left, _, domain = message_id.rpartition("@")
+    assert re.fullmatch(_DOT_ATOM, left) and domain == "shop.example.nl"
+    # the key can be read back from the id, so different keys never share one
+    assert re.sub("=([0-9A-F]{2})", lambda hex_: chr(int(hex_.group(1), 16)), left) == key
+
+
+def test_smtp_delivers_html_with_a_stable_message_id() -> None:
+    collector = _Collector()
+    with smtp_server(collector) as port:
+        adapter = EmailAdapter(sender=SENDER, smtp_host="127.0.0.1", smtp_port=port)
+        message = OutboundMessage(
+            to="jan@example.nl",
+            subject="Uw bestelling 1001",
+            text="Hij wordt donderdag bezorgd.",
+            html="<p>Hij wordt <b>donderdag</b> bezorgd.</p>",
+            idempotency_key="outbox-1001-email",
+        )
+        first = adapter.send(adapter.render(message)[0], httpx.Client())
+        # the outbox renders again for a retry: the same Message-ID goes out
+        second = asyncio.run(adapter.asend(adapter.render(message)[0], httpx.AsyncClient()))
+    assert first.external_id == second.external_id == "outbox-1001-email@shop.example.nl"
+    assert len(collector.envelopes) == 2
+    for envelope in collector.envelopes:
+        assert envelope.rcpt_tos == ["jan@example.nl"]
+        assert isinstance(envelope.original_content, bytes)
+        received, parts = _parts(envelope.original_content)
+        assert received["Message-ID"] == "<outbox-1001-email@shop.example.nl>"
+        assert received.get_content_type() == "multipart/alternative"
+        assert parts == {
+            "text/plain": "Hij wordt donderdag bezorgd.\n",
+            "text/html": "<p>Hij wordt <b>donderdag</b> bezorgd.</p>\n",
+        }
+
+
+@pytest.mark.parametrize(
+    ("handler", "status", "undeliverable", "retryable"),
+    [
+        (
+            _Collector(refuse_rcpt="550 5.1.1 <jan@example.nl>: Recipient address rejected"),
+            550,
+            True,
+            False,
+        ),
+        (_Collector(refuse_rcpt="550 5.2.1 Mailbox disabled"), 550, True, False),
+        (
+            _Collector(refuse_rcpt="550 Requested action not taken: mailbox unavailable"),
+            550,
+            True,
+            False,
+        ),
+        (
+            _Collector(refuse_rcpt="553 Requested action not taken: mailbox name not allowed"),
+            553,
+            True,
+            False,
+        ),
+        (_Collector(refuse_rcpt="550 5.7.1 Relaying denied"), 550, False, False),
+        (_Collector(refuse_rcpt="552 5.2.2 Mailbox full"), 552, False, False),
+        (_Collector(refuse_rcpt="450 4.2.0 Mailbox busy"), 450, False, True),
+        (_Collector(refuse_data="550 5.1.1 User unknown"), 550, True, False),
+        (_Collector(refuse_data="550 Message rejected"), 550, False, False),
+        (_Collector(refuse_data="554 5.7.1 Spam"), 554, False, False),
+    ],
+)
+def test_an_address_that_cannot_receive_is_undeliverable(
+    handler: _Collector, status: int, undeliverable: bool, retryable: bool
+) -> None:
+    with smtp_server(handler) as port:
+        adapter = EmailAdapter(sender=SENDER, smtp_host="127.0.0.1", smtp_port=port)
+        with pytest.raises(SendError) as caught:
+            adapter.send(
+                adapter.render(OutboundMessage(to="jan@example.nl", text="x"))[0], httpx.Client()
+            )
+    error = caught.value
+    assert (error.status, error.undeliverable, error.retryable) == (
+        status,
+        undeliverable,
+        retryable,
+    )
+    assert str(status) in str(error)
+
+
+def test_mailgun_sends_html_and_a_message_id_from_the_key() -> None:
+    adapter = MailgunAdapter(api_key=API_KEY, domain="mg.shop.example.nl", sender=SENDER)
+    message = OutboundMessage(
+        to="jan@example.nl",
+        subject="Uw bestelling 1001",
+        text="Donderdag komt hij.",
+        html="<p>Donderdag komt hij.</p>",
+        idempotency_key="outbox-1001-email",
+    )
+    first, second = adapter.render(message)[0], adapter.render(message)[0]
+    assert first.body == second.body
+    assert parse_qsl(first.body.decode()) == [
+        ("from", SENDER),
+        ("to", "jan@example.nl"),
+        ("subject", "Uw bestelling 1001"),
+        ("text", "Donderdag komt hij."),
+        ("html", "<p>Donderdag komt hij.</p>"),
+        ("h:Message-Id", "<outbox-1001-email@mg.shop.example.nl>"),
+    ]
+    assert first.metadata["message_id"] == "outbox-1001-email@mg.shop.example.nl"
+    assert "idempotency" not in {name.lower() for name in first.headers}
+
+
+def test_mailgun_rate_limit_passes_on_its_retry_after() -> None:
+    adapter = MailgunAdapter(api_key=API_KEY, domain="mg.shop.example.nl", sender=SENDER)
+    [payload] = adapter.render(OutboundMessage(to="jan@example.nl", text="x"))
+    answer = httpx.Response(
+        429, headers={"Retry-After": "15"}, json={"message": "Too many requests"}
+    )
+    with (
+        httpx.Client(transport=httpx.MockTransport(lambda _: answer)) as client,
+        pytest.raises(SendError) as caught,
+    ):
+        adapter.send(payload, client)
+    assert (caught.value.retryable, caught.value.retry_after) == (True, 15.0)
+    assert not caught.value.undeliverable

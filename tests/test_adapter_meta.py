@@ -21,6 +21,7 @@ from omnikit import (
     Omnikit,
     OutboundMessage,
     PayloadError,
+    SendError,
     SignatureError,
     ValidationError,
 )
@@ -1059,6 +1060,152 @@ def test_send_api_requests(cls: type[MessengerAdapter], limit: int) -> None:
         adapter.render(OutboundMessage(to=PSID, template="x", language="nl"))
     with pytest.raises(ValidationError, match="recipient"):
         adapter.render(OutboundMessage(to="Jan de Vries", text="Hallo"))
+
+
+# refusals: Graph API error codes -----------------------------------------------------------
+
+
+def graph_error(
+    status: int, code: int, message: str, *, subcode: int | None = None, details: str = ""
+) -> httpx.Response:
+    """A Graph API error answer as Meta documents it; ``details`` adds the Cloud API's
+    ``error_data``."""
+    error: dict[str, Any] = {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": "AbCdEf0123456789XyZ",
+    }
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    if details:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    return httpx.Response(status, json={"error": error})
+
+
+def meta_refusal(
+    adapter: WhatsAppAdapter | MessengerAdapter, to: str, answer: httpx.Response
+) -> SendError:
+    [payload] = adapter.render(OutboundMessage(to=to, text="Uw pakket komt morgen."))
+    with (
+        httpx.Client(transport=httpx.MockTransport(lambda _: answer)) as client,
+        pytest.raises(SendError) as caught,
+    ):
+        adapter.send(payload, client)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("answer", "undeliverable", "retryable"),
+    [
+        (
+            graph_error(
+                400, 131026, "(#131026) Message Undeliverable.", details="Message Undeliverable."
+            ),
+            True,
+            False,
+        ),
+        (
+            graph_error(
+                400,
+                131047,
+                "(#131047) Re-engagement message",
+                details="Message failed to send because more than 24 hours have passed since "
+                "the customer last replied to this number.",
+            ),
+            False,  # a template still reaches the number
+            False,
+        ),
+        (
+            graph_error(
+                400,
+                130429,
+                "(#130429) Rate limit hit",
+                details="Cloud API message throughput has been reached.",
+            ),
+            False,
+            True,
+        ),
+        (
+            graph_error(
+                400,
+                131056,
+                "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+                subcode=2494071,
+                details="Message failed to send because there were too many messages sent "
+                "from this phone number to the same phone number in a short period of time.",
+            ),
+            False,
+            True,
+        ),
+        (graph_error(400, 131048, "(#131048) Spam rate limit hit"), False, True),
+        (graph_error(400, 80007, "(#80007) Rate limit issues"), False, True),
+        (graph_error(503, 2, "(#2) Service temporarily unavailable"), False, True),
+        (graph_error(401, 190, "Error validating access token"), False, False),
+        (graph_error(400, 100, "(#100) Invalid parameter"), False, False),
+    ],
+)
+def test_whatsapp_refusals(answer: httpx.Response, undeliverable: bool, retryable: bool) -> None:
+    error = meta_refusal(whatsapp_adapter(), "+31612345678", answer)
+    assert (error.undeliverable, error.retryable, error.status) == (
+        undeliverable,
+        retryable,
+        answer.status_code,
+    )
+
+
+@pytest.mark.parametrize("cls", [MessengerAdapter, InstagramAdapter])
+@pytest.mark.parametrize(
+    ("answer", "undeliverable", "retryable"),
+    [
+        (
+            graph_error(400, 551, "(#551) This person isn't available right now.", subcode=1545041),
+            True,
+            False,
+        ),
+        (graph_error(400, 100, "(#100) No matching user found", subcode=2018001), True, False),
+        (graph_error(400, 100, "(#100) Invalid parameter"), False, False),
+        (
+            graph_error(
+                400,
+                10,
+                "(#10) This message is sent outside of allowed window.",
+                subcode=2018278,
+            ),
+            False,  # the person can receive again once they write
+            False,
+        ),
+        (
+            graph_error(400, 613, "(#613) Calls to this API have exceeded the rate limit."),
+            False,
+            True,
+        ),
+        (graph_error(400, 4, "(#4) Application request limit reached"), False, True),
+        (
+            graph_error(
+                500, 1200, "(#1200) Temporary send message failure. Please try again later"
+            ),
+            False,
+            True,
+        ),
+        (httpx.Response(400, text="not json"), False, False),
+    ],
+)
+def test_send_api_refusals(
+    cls: type[MessengerAdapter], answer: httpx.Response, undeliverable: bool, retryable: bool
+) -> None:
+    adapter = cls(app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, access_token=ACCESS_TOKEN)
+    error = meta_refusal(adapter, PSID, answer)
+    assert (error.undeliverable, error.retryable) == (undeliverable, retryable)
+
+
+def test_meta_sends_no_idempotency_key() -> None:
+    adapter = whatsapp_adapter()
+    plain = adapter.render(OutboundMessage(to="+31612345678", text="Hallo"))
+    keyed = adapter.render(
+        OutboundMessage(to="+31612345678", text="Hallo", idempotency_key="outbox-17")
+    )
+    assert [(p.headers, p.body) for p in keyed] == [(p.headers, p.body) for p in plain]
 
 
 def test_the_receiver_subscribes_and_records(tmp_path: Path) -> None:

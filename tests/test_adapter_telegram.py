@@ -524,3 +524,84 @@ def test_refusals_are_send_errors_without_the_token(adapter: TelegramAdapter) ->
     with pytest.raises(SendError) as caught:
         asyncio.run(go())
     assert caught.value.retryable and BOT_TOKEN not in str(caught.value)
+
+
+# refusals the outbox acts on -------------------------------------------------------------
+
+
+def refused(
+    adapter: TelegramAdapter, status: int, answer: dict[str, Any], *, asynchronous: bool = False
+) -> SendError:
+    [payload] = adapter.render(OutboundMessage(to="412345678", text="Hallo"))
+    transport = httpx.MockTransport(lambda _: httpx.Response(status, json=answer))
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=transport) as client:
+            await adapter.asend(payload, client)
+
+    with pytest.raises(SendError) as caught:
+        if asynchronous:
+            asyncio.run(go())
+        else:
+            with httpx.Client(transport=transport) as client:
+                adapter.send(payload, client)
+    assert BOT_TOKEN not in str(caught.value)
+    return caught.value
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_flood_control_says_how_long_to_wait(adapter: TelegramAdapter, asynchronous: bool) -> None:
+    limited = {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 35",
+        "parameters": {"retry_after": 35},
+    }
+    error = refused(adapter, 429, limited, asynchronous=asynchronous)
+    assert (error.retryable, error.retry_after, error.status) == (True, 35.0, 429)
+    assert not error.undeliverable
+
+
+@pytest.mark.parametrize(
+    ("status", "description", "undeliverable"),
+    [
+        (403, "Forbidden: bot was blocked by the user", True),
+        (403, "Forbidden: user is deactivated", True),
+        (403, "Forbidden: bot was kicked from the group chat", True),
+        (403, "Forbidden: bot can't initiate conversation with a user", True),
+        (400, "Bad Request: chat not found", True),
+        (400, "Bad Request: message text is empty", False),
+        (401, "Unauthorized", False),
+    ],
+)
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_chat_that_cannot_receive_is_undeliverable(
+    adapter: TelegramAdapter, status: int, description: str, undeliverable: bool, asynchronous: bool
+) -> None:
+    answer = {"ok": False, "error_code": status, "description": description}
+    error = refused(adapter, status, answer, asynchronous=asynchronous)
+    assert (error.undeliverable, error.retryable, error.status) == (undeliverable, False, status)
+    assert description in str(error)
+
+
+def test_an_ok_false_answer_is_read_the_same_way(adapter: TelegramAdapter) -> None:
+    gone = {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+    error = refused(adapter, 200, gone)
+    assert error.undeliverable and not error.retryable
+    flood = {"ok": False, "description": "Too Many Requests", "parameters": {"retry_after": 3}}
+    error = refused(adapter, 200, flood)
+    assert (error.retryable, error.retry_after) == (True, 3.0)
+
+
+def test_retry_after_in_the_body_is_bounded(adapter: TelegramAdapter) -> None:
+    for wait, expected in ((-4, 0.0), (10**9, 86400.0), ("5", None), (True, None)):
+        answer = {"ok": False, "error_code": 429, "parameters": {"retry_after": wait}}
+        assert refused(adapter, 429, answer).retry_after == expected
+
+
+def test_telegram_sends_no_idempotency_key(adapter: TelegramAdapter) -> None:
+    plain = adapter.render(OutboundMessage(to="412345678", text="Hallo"))
+    keyed = adapter.render(OutboundMessage(to="412345678", text="Hallo", idempotency_key="k-1"))
+    assert [(p.url, p.headers, p.body) for p in keyed] == [
+        (p.url, p.headers, p.body) for p in plain
+    ]

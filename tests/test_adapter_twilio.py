@@ -24,6 +24,7 @@ from omnikit import (
     Omnikit,
     OutboundMessage,
     PayloadError,
+    SendError,
     SendResult,
     SignatureError,
     ValidationError,
@@ -715,6 +716,86 @@ def test_sent_reads_the_sid_and_status() -> None:
         result = adapter.sent(payload, httpx.Response(201, json=answer))
         assert (result.external_id, result.status, result.http_status) == (sid, status, 201)
     assert adapter.sent(payload, httpx.Response(200, text="<xml/>")).external_id is None
+
+
+def twilio_error(status: int, code: int, message: str) -> httpx.Response:
+    """Twilio's error answer, as its REST API documents it."""
+    return httpx.Response(
+        status,
+        json={
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+    )
+
+
+def refusal(adapter: TwilioAdapter | TwilioVoiceAdapter, answer: httpx.Response) -> SendError:
+    [payload] = adapter.render(OutboundMessage(to=JAN, text="Uw pakket komt morgen."))
+    transport = httpx.MockTransport(lambda _: answer)
+    with httpx.Client(transport=transport) as client, pytest.raises(SendError) as caught:
+        adapter.send(payload, client)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("answer", "undeliverable", "retryable"),
+    [
+        (
+            twilio_error(400, 21211, f"The 'To' number {JAN} is not a valid phone number."),
+            True,
+            False,
+        ),
+        (twilio_error(400, 21614, f"'To' number {JAN} is not a valid mobile number"), True, False),
+        (twilio_error(400, 21610, "Attempt to send to unsubscribed recipient"), True, False),
+        # the account may not send to that region: a setting, not the customer's number
+        (
+            twilio_error(
+                400,
+                21408,
+                "Permission to send an SMS has not been enabled for the region indicated by "
+                f"the 'To' number: {JAN}.",
+            ),
+            False,
+            False,
+        ),
+        (twilio_error(401, 20003, "Authenticate"), False, False),
+        (twilio_error(429, 20429, "Too Many Requests"), False, True),
+        (twilio_error(500, 20500, "Internal Server Error"), False, True),
+        (httpx.Response(503, text="Service Unavailable"), False, True),
+    ],
+)
+def test_refusals_say_whether_the_number_can_receive(
+    answer: httpx.Response, undeliverable: bool, retryable: bool
+) -> None:
+    error = refusal(messaging(from_number=OUR_NUMBER), answer)
+    assert (error.undeliverable, error.retryable, error.status) == (
+        undeliverable,
+        retryable,
+        answer.status_code,
+    )
+    assert error.retry_after is None
+
+
+def test_a_call_to_an_invalid_number_is_undeliverable() -> None:
+    answer = twilio_error(400, 21217, "Phone number does not appear to be valid")
+    error = refusal(voice(from_number=VOICE_NUMBER), answer)
+    assert error.undeliverable and not error.retryable and "21217" in str(error)
+
+
+def test_a_rate_limit_passes_on_a_retry_after() -> None:
+    answer = twilio_error(429, 20429, "Too Many Requests")
+    answer.headers["Retry-After"] = "2"
+    error = refusal(messaging(from_number=OUR_NUMBER), answer)
+    assert (error.retryable, error.retry_after) == (True, 2.0)
+
+
+def test_no_idempotency_key_is_sent_twilio_documents_none() -> None:
+    adapter = messaging(from_number=OUR_NUMBER)
+    plain = adapter.render(OutboundMessage(to=JAN, text="Hallo"))
+    keyed = adapter.render(OutboundMessage(to=JAN, text="Hallo", idempotency_key="outbox-17"))
+    assert [(p.headers, p.body) for p in keyed] == [(p.headers, p.body) for p in plain]
 
 
 # settings --------------------------------------------------------------------------------

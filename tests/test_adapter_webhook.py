@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from omnikit import (
+    Capabilities,
     EventType,
     InboundRequest,
     Omnikit,
@@ -193,3 +194,47 @@ def test_render_and_send_sign_the_request() -> None:
     )
     WebhookAdapter(secret=SECRET).verify(received)
     assert result.external_id == "reply-9"
+
+
+def test_an_idempotency_key_goes_in_a_header_and_as_the_body_id() -> None:
+    adapter = WebhookAdapter(secret=SECRET, outbound_url="https://shop.example.nl/replies")
+    message = OutboundMessage(to="C-1001", text="Onderweg", idempotency_key="outbox-1001-app")
+    seen: list[httpx.Request] = []
+
+    def shop(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": "reply-9"})
+
+    with httpx.Client(transport=httpx.MockTransport(shop)) as client:
+        for payload in adapter.render(message) + adapter.render(message):  # a retry
+            adapter.send(payload, client)
+    assert len(seen) == 2
+    for request in seen:
+        assert request.headers["Idempotency-Key"] == "outbox-1001-app"
+        assert json.loads(request.content) == {
+            "id": "outbox-1001-app",
+            "to": "C-1001",
+            "text": "Onderweg",
+            "subject": None,
+            "media": [],
+            "reply_to": None,
+        }
+        # the key is signed with the body
+        WebhookAdapter(secret=SECRET).verify(
+            InboundRequest(
+                method="POST",
+                url=str(request.url),
+                headers=dict(request.headers),
+                body=request.content,
+            )
+        )
+
+
+def test_each_part_of_a_split_message_has_a_key_of_its_own() -> None:
+    adapter = WebhookAdapter(secret=SECRET, outbound_url="https://shop.example.nl/replies")
+    adapter.capabilities = Capabilities(text_limit=8)
+    payloads = adapter.render(OutboundMessage(to="C-1", text="een twee drie", idempotency_key="k"))
+    assert [p.headers["Idempotency-Key"] for p in payloads] == ["k:1", "k:2"]
+    assert [json.loads(p.body)["id"] for p in payloads] == ["k:1", "k:2"]
+    unkeyed = adapter.render(OutboundMessage(to="C-1", text="een twee drie"))
+    assert all("Idempotency-Key" not in p.headers and b'"id"' not in p.body for p in unkeyed)

@@ -131,10 +131,25 @@ class SendError(AdapterError):
 
     ``retryable`` is true when sending again later may succeed (the provider was
     unreachable, overloaded or rate-limiting); ``status`` is the provider's HTTP status
-    when it answered.
+    (or SMTP reply code) when it answered. ``retry_after`` is how many seconds the
+    provider asked to wait before trying again, when it said. ``undeliverable`` is
+    true when the address itself cannot receive: an invalid number, an unknown
+    mailbox, a recipient who blocked the sender or unsubscribed; as opposed to a
+    transient failure or a configuration problem. An undeliverable error is never
+    retryable.
     """
 
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+        undeliverable: bool = False,
+    ) -> None:
         super().__init__(message)
-        self.retryable = retryable
+        self.undeliverable = undeliverable
+        self.retryable = retryable and not undeliverable
         self.status = status
+        self.retry_after = retry_after

@@ -25,6 +25,7 @@ from omnikit.adapters.base import (
     form_of,
     hmac_digest,
     json_of,
+    parse_retry_after,
     signatures_match,
     split_text,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "form_of",
     "hmac_digest",
     "json_of",
+    "parse_retry_after",
     "signatures_match",
     "split_text",
 ]

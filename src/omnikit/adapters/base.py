@@ -14,8 +14,10 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlsplit
@@ -42,12 +44,18 @@ __all__ = [
     "form_of",
     "hmac_digest",
     "json_of",
+    "parse_retry_after",
     "signatures_match",
     "split_text",
 ]
 
 MAX_BODY = 1024 * 1024
 """The largest webhook body an adapter reads (1 MiB)."""
+
+MAX_RETRY_AFTER = 24 * 60 * 60.0
+"""The longest wait ``parse_retry_after`` reports (one day), whatever a provider asks."""
+
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
 
 class InboundRequest(Model):
@@ -184,6 +192,8 @@ class OutboundMessage(Model):
     to: str
     text: str | None = None
     subject: str | None = None
+    html: str | None = None
+    """E-mail: an HTML rendering of the message, sent as the alternative to the text."""
     media: tuple[str, ...] = ()
     """URLs of pictures or files to attach."""
     template: str | None = None
@@ -193,6 +203,19 @@ class OutboundMessage(Model):
     reply_to: str | None = None
     references: tuple[str, ...] = ()
     """E-mail: the Message-IDs of the thread so far."""
+    idempotency_key: str | None = None
+    """The same for every attempt to deliver this message (1 to 200 printable ASCII
+    characters, no spaces). Adapters whose provider deduplicates by a key send it; the
+    e-mail adapters derive the Message-ID from it, so a retry repeats the Message-ID."""
+
+    @field_validator("idempotency_key")
+    @classmethod
+    def _idempotency_key(cls, value: str | None) -> str | None:
+        if value is not None and not _IDEMPOTENCY_KEY.fullmatch(value):
+            raise ValueError(
+                f"{value[:60]!r} must be 1 to 200 printable ASCII characters without spaces"
+            )
+        return value
 
 
 class OutboundPayload(Model):
@@ -277,7 +300,13 @@ class BaseAdapter:
 
     Subclasses set ``name``, ``channel`` and ``capabilities``, and implement
     ``verify``, ``parse`` and ``render``; ``sent`` reads the provider's answer to a
-    send. ``handshake`` answers nothing and ``ack`` is an empty 200 unless overridden.
+    send and ``refused`` its refusal. ``handshake`` answers nothing and ``ack`` is an
+    empty 200 unless overridden.
+
+    For the outbox, ``sends`` names the channels the adapter sends on and
+    ``recipient`` turns a stored address into the ``to`` of an ``OutboundMessage``.
+    They are not part of the ``Adapter`` protocol: for an adapter without them the
+    outbox uses ``(adapter.channel,)`` and the address unchanged.
     """
 
     name: str
@@ -286,6 +315,25 @@ class BaseAdapter:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+    @property
+    def sends(self) -> tuple[str, ...]:
+        """The channels this adapter can send on as configured: ``(channel,)``."""
+        return (self.channel,)
+
+    def recipient(self, channel: str, value: str) -> str:
+        """The ``to`` for ``value``, a customer's stored address on ``channel`` (an
+        E.164 number, an e-mail address, a handle): ``value`` itself.
+
+        Raises ``ValidationError`` for a channel not in ``sends``.
+        """
+        self._sends_on(channel)
+        return value
+
+    def _sends_on(self, channel: str) -> None:
+        if channel not in self.sends:
+            sends = ", ".join(self.sends) or "nothing (not configured to send)"
+            raise ValidationError(f"{self.name}: cannot send on {channel!r}; it sends on {sends}")
 
     def handshake(self, request: InboundRequest) -> Response | None:
         """No subscription challenge: None."""
@@ -311,9 +359,22 @@ class BaseAdapter:
         """The ``SendResult`` of a 2xx answer (default: no provider id)."""
         return SendResult(external_id=None, http_status=response.status_code)
 
+    def refused(self, payload: OutboundPayload, response: httpx.Response) -> SendError:
+        """The ``SendError`` for an answer that is not 2xx: ``retryable`` for 429 and
+        5xx, ``retry_after`` from a ``Retry-After`` header. Override it to read the
+        provider's error codes (``undeliverable``, rate limits answered with 400)."""
+        status = response.status_code
+        return SendError(
+            f"{self.name}: {payload.method} {payload.url} answered {status} "
+            f"{response.reason_phrase}: {response.text[:200]!r}",
+            retryable=status == 429 or status >= 500,
+            status=status,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+        )
+
     def send(self, payload: OutboundPayload, client: httpx.Client) -> SendResult:
         """Send ``payload`` through ``client``; ``SendError`` unless the answer is 2xx
-        (``retryable`` for 429, 5xx and network failures)."""
+        (``retryable`` for 429, 5xx and network failures; see ``refused``)."""
         try:
             response = client.send(payload.request())
         except httpx.HTTPError as error:
@@ -337,13 +398,7 @@ class BaseAdapter:
     def _result(self, payload: OutboundPayload, response: httpx.Response) -> SendResult:
         if response.is_success:
             return self.sent(payload, response)
-        status = response.status_code
-        raise SendError(
-            f"{self.name}: {payload.method} {payload.url} answered {status} "
-            f"{response.reason_phrase}: {response.text[:200]!r}",
-            retryable=status == 429 or status >= 500,
-            status=status,
-        )
+        raise self.refused(payload, response)
 
 
 # helpers for adapters -------------------------------------------------------------------
@@ -405,6 +460,35 @@ def form_of(request: InboundRequest, *, adapter: str) -> dict[str, str]:
     for key, value in pairs:
         form.setdefault(key, value)
     return form
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (RFC 9110): delay-seconds or an
+    HTTP-date, counted from ``now`` (default: the wall clock).
+
+    None when absent or unreadable; a date in the past (or a negative number) is 0;
+    anything longer than a day is a day (``MAX_RETRY_AFTER``).
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    number = text.removeprefix("-")
+    if number.isascii() and number.isdigit():
+        if text.startswith("-"):
+            return 0.0
+        digits = number.lstrip("0") or "0"
+        return MAX_RETRY_AFTER if len(digits) > 6 else min(float(digits), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(text)
+    except Exception:  # the date parser raises assorted errors on garbage
+        return None
+    if when.tzinfo is None:  # asctime dates carry no zone; HTTP dates are GMT
+        when = when.replace(tzinfo=UTC)
+    try:
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    except OverflowError:
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def split_text(text: str, limit: int | None) -> list[str]:

@@ -18,10 +18,12 @@ import asyncio
 import base64
 import codecs
 import hashlib
+import html
 import json
 import re
 import smtplib
 import ssl
+import string
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -533,11 +535,57 @@ def _subject(message: OutboundMessage, adapter: str) -> str | None:
 
 
 def _body_text(message: OutboundMessage) -> str:
-    """The message's text, with the media URLs listed under it as links."""
-    text = message.text or ""
+    """The message's text (or, without text, the text of its HTML), with the media
+    URLs listed under it as links."""
+    text = message.text or (_html_text(message.html) if message.html else "")
     if message.media:
         text = (text + "\n\n" if text else "") + "\n".join(message.media)
     return text
+
+
+def _body_html(html_text: str, media: tuple[str, ...]) -> str:
+    """The message's HTML with the media URLs linked at the end of its body."""
+    if not media:
+        return html_text
+    links = "".join(f'<p><a href="{html.escape(url)}">{html.escape(url)}</a></p>' for url in media)
+    end = html_text.lower().rfind("</body>")
+    return html_text[:end] + links + html_text[end:] if end >= 0 else html_text + links
+
+
+_ID_SAFE = frozenset(string.ascii_letters + string.digits + "-_+")
+
+
+def _message_id(message: OutboundMessage, domain: str) -> str:
+    """The Message-ID (without brackets) for ``message`` sent from ``domain``.
+
+    With an ``idempotency_key`` it is the key at the domain, so every attempt to
+    deliver the message carries the same Message-ID: characters other than letters,
+    digits, ``-``, ``_`` and ``+`` are written ``=XX`` (their hex code), which keeps it
+    a valid Message-ID and keeps different keys apart. Otherwise a new UUID.
+    """
+    key = message.idempotency_key
+    if key is None:
+        return f"{uuid.uuid4()}@{domain}"
+    left = "".join(c if c in _ID_SAFE else f"={ord(c):02X}" for c in key)
+    return f"{left}@{domain}"
+
+
+# Enhanced status codes (RFC 3463) that say the recipient's address cannot receive:
+# bad destination mailbox (5.1.1), system (5.1.2) or syntax (5.1.3), mailbox moved
+# (5.1.6), a domain that accepts no mail (5.1.10), mailbox disabled (5.2.1).
+_GONE = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1"})
+_ENHANCED = re.compile(rb"\s*([245]\.[0-9]{1,3}\.[0-9]{1,3})\b")
+
+
+def _gone(code: int, answer: bytes | str, *, recipient: bool) -> bool:
+    """Whether an SMTP refusal says the recipient's address cannot receive: by its
+    enhanced status code when it has one, else (refusing the recipient itself) by a
+    550, 551 or 553 reply: mailbox unavailable, not local, name not allowed."""
+    text = answer.encode("utf-8", "replace") if isinstance(answer, str) else answer
+    enhanced = _ENHANCED.match(text)
+    if enhanced is not None:
+        return enhanced.group(1).decode() in _GONE
+    return recipient and code in (550, 551, 553)
 
 
 def _settings_tolerance(tolerance: object, adapter: str) -> timedelta:
@@ -660,9 +708,16 @@ class EmailAdapter(BaseAdapter):
         _too_big(request, self.max_size, self.name)
         return [parse_mail(request.body, channel=self.channel, adapter=self.name)]
 
+    @property
+    def sends(self) -> tuple[str, ...]:
+        """The adapter's channel when a ``sender`` is configured."""
+        return (self.channel,) if self.sender is not None else ()
+
     def render(self, message: OutboundMessage) -> list[OutboundPayload]:
         """One ``SMTP`` payload: the whole message as bytes, and in ``metadata`` its
-        Message-ID and envelope (``from``, ``to``).
+        Message-ID and envelope (``from``, ``to``). With ``html`` the message is
+        ``multipart/alternative``: the text, then the HTML. With an
+        ``idempotency_key`` the Message-ID is derived from the key.
 
         Raises ``ValidationError`` without a ``sender``, for a recipient that is not an
         e-mail address or a subject with a line break.
@@ -672,7 +727,7 @@ class EmailAdapter(BaseAdapter):
                 f"{self.name}: no sender is configured; set sender='Shop <service@…>' to send"
             )
         to = _mailbox(message.to, "recipient", self.name)
-        message_id = f"{uuid.uuid4()}@{self.domain or self.sender.domain}"
+        message_id = _message_id(message, self.domain or self.sender.domain)
         in_reply_to, references = _thread(message, self.name)
         subject = _subject(message, self.name)
         mail = EmailMessage(policy=policy.SMTP)
@@ -688,6 +743,13 @@ class EmailAdapter(BaseAdapter):
             if references is not None:
                 mail["References"] = references
             mail.set_content(_body_text(message), charset="utf-8", cte="quoted-printable")
+            if message.html:
+                mail.add_alternative(
+                    _body_html(message.html, message.media),
+                    subtype="html",
+                    charset="utf-8",
+                    cte="quoted-printable",
+                )
             body = mail.as_bytes()
         except (ValueError, TypeError) as error:
             raise ValidationError(f"{self.name}: message cannot be written: {error}") from None
@@ -749,19 +811,23 @@ class EmailAdapter(BaseAdapter):
                     smtp.login(self.smtp_username, self._smtp_password)
                 smtp.sendmail(sender, [str(r) for r in recipients], payload.body)
         except smtplib.SMTPRecipientsRefused as error:
-            codes = [code for code, _ in error.recipients.values()]
+            answers = list(error.recipients.values())
+            codes = [code for code, _ in answers]
             raise SendError(
-                f"{self.name}: {host}:{port} refused the recipient ({', '.join(map(str, codes))})",
+                f"{self.name}: {host}:{port} refused the recipient "
+                f"({'; '.join(_reply(code, text) for code, text in answers)})",
                 retryable=all(400 <= code < 500 for code in codes),
                 status=codes[0] if codes else None,
+                undeliverable=bool(answers)
+                and all(_gone(code, text, recipient=True) for code, text in answers),
             ) from None
         except smtplib.SMTPResponseException as error:
-            answer = error.smtp_error
-            text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
             raise SendError(
-                f"{self.name}: {host}:{port} answered {error.smtp_code} {text[:200]}",
+                f"{self.name}: {host}:{port} answered {_reply(error.smtp_code, error.smtp_error)}",
                 retryable=error.smtp_code < 0 or 400 <= error.smtp_code < 500,
                 status=error.smtp_code,
+                undeliverable=isinstance(error, smtplib.SMTPDataError)
+                and _gone(error.smtp_code, error.smtp_error, recipient=False),
             ) from None
         except smtplib.SMTPServerDisconnected:
             raise SendError(
@@ -783,6 +849,12 @@ class EmailAdapter(BaseAdapter):
                 f"{self.name}: cannot reach {host}:{port}: {type(error).__name__}", retryable=True
             ) from None
         return SendResult(external_id=message_id, status=DeliveryStatus.SENT)
+
+
+def _reply(code: int, answer: bytes | str) -> str:
+    """An SMTP reply as text for a message: ``550 5.1.1 No such user``."""
+    text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
+    return f"{code} {text[:200]}"
 
 
 # Mailgun ----------------------------------------------------------------------------------
@@ -932,9 +1004,16 @@ class MailgunAdapter(BaseAdapter):
             "nor application/x-www-form-urlencoded"
         )
 
+    @property
+    def sends(self) -> tuple[str, ...]:
+        """The adapter's channel when ``api_key``, ``domain`` and ``sender`` are set."""
+        ready = None not in (self._api_key, self.domain, self.sender)
+        return (self.channel,) if ready else ()
+
     def render(self, message: OutboundMessage) -> list[OutboundPayload]:
         """One ``POST {api_base}/v3/{domain}/messages`` with basic auth ``api:<api_key>``
-        and the form fields from, to, subject, text and the threading headers.
+        and the form fields from, to, subject, text, html and the threading headers.
+        ``h:Message-Id`` is derived from the ``idempotency_key`` when there is one.
 
         Raises ``ValidationError`` without ``api_key``, ``domain`` or ``sender``.
         """
@@ -943,13 +1022,15 @@ class MailgunAdapter(BaseAdapter):
                 f"{self.name}: api_key, domain and sender must be configured to send"
             )
         to = _mailbox(message.to, "recipient", self.name)
-        message_id = f"{uuid.uuid4()}@{self.domain}"
+        message_id = _message_id(message, self.domain)
         in_reply_to, references = _thread(message, self.name)
         subject = _subject(message, self.name)
         fields = [("from", str(self.sender)), ("to", str(to))]
         if subject is not None:
             fields.append(("subject", subject))
         fields.append(("text", _body_text(message)))
+        if message.html:
+            fields.append(("html", _body_html(message.html, message.media)))
         if in_reply_to is not None:
             fields.append(("h:In-Reply-To", in_reply_to))
         if references is not None:
@@ -974,7 +1055,7 @@ class MailgunAdapter(BaseAdapter):
         without angle brackets; the Message-ID sent when it answered none."""
         try:
             answer = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             answer = None
         identifier = answer.get("id") if isinstance(answer, dict) else None
         if not isinstance(identifier, str) or not identifier.strip("<> "):

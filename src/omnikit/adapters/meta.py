@@ -45,7 +45,7 @@ from omnikit.adapters.base import (
     signatures_match,
     split_text,
 )
-from omnikit.errors import PayloadError, SignatureError, ValidationError
+from omnikit.errors import PayloadError, SendError, SignatureError, ValidationError
 from omnikit.model import Attachment, DeliveryStatus
 
 __all__ = ["InstagramAdapter", "MessengerAdapter", "WhatsAppAdapter"]
@@ -78,6 +78,12 @@ class _MetaAdapter(BaseAdapter):
 
     object_type: ClassVar[str]
     """The ``object`` of the notifications this adapter reads."""
+    retry_codes: ClassVar[frozenset[int]]
+    """Graph API error codes after which the same request may succeed later (rate
+    limits, temporary failures), whatever the HTTP status."""
+    undeliverable_codes: ClassVar[frozenset[tuple[int, int | None]]]
+    """``(code, error_subcode)`` pairs that say the recipient cannot receive; a None
+    subcode matches any."""
 
     def __init__(
         self,
@@ -192,6 +198,28 @@ class _MetaAdapter(BaseAdapter):
 
     # outbound --------------------------------------------------------------------------------
 
+    @property
+    def sends(self) -> tuple[str, ...]:
+        """The adapter's channel when an ``access_token`` is configured to send with."""
+        return (self.channel,) if self._access_token is not None else ()
+
+    def refused(self, payload: OutboundPayload, response: httpx.Response) -> SendError:
+        """The ``SendError`` for a Graph API error (``{"error": {"message": …, "type":
+        …, "code": …, "error_subcode": …, "fbtrace_id": …}}``): ``retryable`` for 429,
+        5xx and the ``retry_codes``, ``undeliverable`` for the
+        ``undeliverable_codes``."""
+        error = super().refused(payload, response)
+        found = _answer(response).get("error")
+        details = found if isinstance(found, dict) else {}
+        code, subcode = _integer(details.get("code")), _integer(details.get("error_subcode"))
+        if code is None:
+            return error
+        if (code, None) in self.undeliverable_codes or (code, subcode) in self.undeliverable_codes:
+            error.undeliverable, error.retryable = True, False
+        elif code in self.retry_codes:
+            error.retryable = True
+        return error
+
     def _post(self, path: str, document: dict[str, Any]) -> OutboundPayload:
         if self._access_token is None:
             raise ValidationError(f"{self.name}: no access_token is configured for sending")
@@ -219,6 +247,14 @@ class WhatsAppAdapter(_MetaAdapter):
     name = "whatsapp"
     channel = "whatsapp"
     object_type = "whatsapp_business_account"
+    # https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
+    retry_codes = frozenset({2, 4, 80007, 130429, 131048, 131056})
+    """Service temporarily unavailable (2), too many calls (4, 80007), throughput
+    reached (130429), spam rate limit (131048), too many messages to one recipient
+    (131056)."""
+    undeliverable_codes = frozenset({(131026, None)})
+    """Message undeliverable: the number is not on WhatsApp, or its user cannot
+    receive business messages (old app, terms not accepted)."""
     capabilities = Capabilities(
         text_limit=4096,
         media=True,
@@ -387,6 +423,12 @@ class WhatsAppAdapter(_MetaAdapter):
 
     # outbound --------------------------------------------------------------------------------
 
+    @property
+    def sends(self) -> tuple[str, ...]:
+        """``whatsapp`` when an ``access_token`` and a ``phone_number_id`` are
+        configured to send with."""
+        return super().sends if self.phone_number_id is not None else ()
+
     def render(self, message: OutboundMessage) -> list[OutboundPayload]:
         """Cloud API ``/messages`` requests: a template, or the text (split at 4,096
         characters) followed by one request per media URL. ``reply_to`` quotes the
@@ -458,6 +500,14 @@ class WhatsAppAdapter(_MetaAdapter):
 
 class _MessagingAdapter(_MetaAdapter):
     """Messenger and Instagram: ``entry[].messaging[]`` in, the Send API out."""
+
+    # https://developers.facebook.com/docs/messenger-platform/error-codes
+    retry_codes = frozenset({2, 4, 613, 1200})
+    """An unexpected error, retry later (2); rate limits (4, 613); a temporary send
+    failure (1200)."""
+    undeliverable_codes = frozenset({(551, None), (100, 2018001)})
+    """This person isn't available right now (551); no matching user found
+    (100, 2018001)."""
 
     def _entry(self, entry: dict[str, Any], where: str) -> list[InboundEvent]:
         events: list[InboundEvent] = []
@@ -788,10 +838,15 @@ def _attachment(value: Any, where: str) -> Attachment:
     return Attachment(name=name, content_type=content_type, url=url)
 
 
+def _integer(value: Any) -> int | None:
+    """An error code: an integer (not a boolean), or None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _answer(response: httpx.Response) -> dict[str, Any]:
     try:
         answer = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return answer if isinstance(answer, dict) else {}
 

@@ -20,6 +20,7 @@ import httpx
 from pydantic import JsonValue
 
 from omnikit.adapters.base import (
+    MAX_RETRY_AFTER,
     BaseAdapter,
     Capabilities,
     EventType,
@@ -48,6 +49,16 @@ __all__ = ["SECRET_HEADER", "TelegramAdapter"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# What the Bot API answers when the chat itself cannot receive from the bot: the user
+# blocked the bot or deleted the account, the bot was removed from the group, the
+# user never started the bot, or the chat does not exist.
+_UNDELIVERABLE = (
+    "bot was blocked by the user",
+    "user is deactivated",
+    "bot was kicked from",
+    "bot can't initiate conversation with a user",
+    "chat not found",
+)
 _CAPTION_LIMIT = 1024
 """The most characters a photo's caption carries (``sendPhoto``)."""
 
@@ -259,6 +270,27 @@ class TelegramAdapter(BaseAdapter):
             for method, fields in calls
         ]
 
+    @property
+    def sends(self) -> tuple[str, ...]:
+        """``telegram`` when a ``bot_token`` is configured to send with."""
+        return (self.channel,) if self._token is not None else ()
+
+    def recipient(self, channel: str, value: str) -> str:
+        """``value`` when it is a chat id (a user's numeric id, the customer's
+        ``telegram`` external id) or an ``@channelusername``.
+
+        Raises ``ValidationError`` for anything else: a bot cannot start a chat with a
+        user by username. Also for a channel not in ``sends``.
+        """
+        self._sends_on(channel)
+        try:
+            return str(_chat_id(value))
+        except ValidationError:
+            raise ValidationError(
+                f"telegram: {value[:40]!r} is not a chat id; a bot writes to a user by the "
+                "user's numeric id (the customer's 'telegram' external id), not by username"
+            ) from None
+
     def send(self, payload: OutboundPayload, client: httpx.Client) -> SendResult:
         """Send one payload; ``SendError`` (without the bot token in its message) when
         Telegram refuses it."""
@@ -277,23 +309,51 @@ class TelegramAdapter(BaseAdapter):
     def _redacted(self, error: SendError) -> SendError:
         # The Bot API takes the token in the URL path; keep it out of error messages.
         text = str(error).replace(f"bot{self._token}", "bot<token>") if self._token else str(error)
-        return SendError(text, retryable=error.retryable, status=error.status)
+        return SendError(
+            text,
+            retryable=error.retryable,
+            status=error.status,
+            retry_after=error.retry_after,
+            undeliverable=error.undeliverable,
+        )
+
+    def refused(self, payload: OutboundPayload, response: httpx.Response) -> SendError:
+        """The ``SendError`` for ``{"ok": false, "error_code": …, "description": …,
+        "parameters": {"retry_after": …}}``: ``retry_after`` from the parameters
+        (flood control), ``undeliverable`` when the bot was blocked or kicked, the user
+        deleted the account or never started the bot, or the chat does not exist."""
+        error = super().refused(payload, response)
+        try:
+            answer = response.json()
+        except (ValueError, RecursionError):
+            answer = None
+        description = answer.get("description") if isinstance(answer, dict) else None
+        if isinstance(description, str):
+            error = SendError(
+                f"telegram: {payload.method} {payload.url} answered {response.status_code}: "
+                f"{description[:200]!r}",
+                retryable=error.retryable,
+                status=error.status,
+                retry_after=error.retry_after,
+            )
+        return _classified(error, response)
 
     def sent(self, payload: OutboundPayload, response: httpx.Response) -> SendResult:
         """The ``"<chat id>:<message id>"`` of the message sent; ``SendError`` when
         Telegram answers ``{"ok": false}``."""
         try:
             answer = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             answer = None
         if not isinstance(answer, dict) or answer.get("ok") is not True:
             description = answer.get("description") if isinstance(answer, dict) else None
-            raise SendError(
+            refusal = SendError(
                 f"telegram: {payload.url.rsplit('/', 1)[-1]} was refused: "
                 f"{str(description or response.text)[:200]!r}",
                 retryable=False,
                 status=response.status_code,
             )
+            raise _classified(refusal, response)
         result = answer.get("result")
         external_id = None
         if isinstance(result, dict):
@@ -303,6 +363,28 @@ class TelegramAdapter(BaseAdapter):
             if isinstance(message_id, int) and isinstance(chat_id, int):
                 external_id = f"{chat_id}:{message_id}"
         return SendResult(external_id=external_id, http_status=response.status_code)
+
+
+def _classified(error: SendError, response: httpx.Response) -> SendError:
+    """``error`` with what Telegram's JSON answer adds: the seconds to wait from
+    ``parameters.retry_after``, and whether the chat cannot receive."""
+    try:
+        answer = response.json()
+    except (ValueError, RecursionError):
+        return error
+    if not isinstance(answer, dict):
+        return error
+    parameters = answer.get("parameters")
+    wait = parameters.get("retry_after") if isinstance(parameters, dict) else None
+    if isinstance(wait, int | float) and not isinstance(wait, bool) and math.isfinite(wait):
+        error.retry_after = min(max(float(wait), 0.0), MAX_RETRY_AFTER)
+        error.retryable = True
+    description = answer.get("description")
+    if isinstance(description, str) and any(
+        reason in description.lower() for reason in _UNDELIVERABLE
+    ):
+        error.undeliverable, error.retryable = True, False
+    return error
 
 
 def _ignored_reason(update: dict[str, Any]) -> str:

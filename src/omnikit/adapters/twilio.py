@@ -51,7 +51,7 @@ from omnikit.adapters.base import (
     signatures_match,
     split_text,
 )
-from omnikit.errors import PayloadError, SignatureError, ValidationError
+from omnikit.errors import PayloadError, SendError, SignatureError, ValidationError
 from omnikit.model import Attachment, DeliveryStatus
 
 __all__ = [
@@ -91,6 +91,12 @@ _MESSAGE_STATUS = {
     "failed": DeliveryStatus.FAILED,
     "canceled": DeliveryStatus.FAILED,
 }
+# Twilio's REST error codes (https://www.twilio.com/docs/api/errors) that say the
+# address itself cannot receive: an invalid To number (21211; 21217 for calls), an
+# opted-out recipient (21610), a To that is not a mobile number (21614).
+_UNDELIVERABLE = frozenset({21211, 21217, 21610, 21614})
+_TOO_MANY_REQUESTS = 20429
+
 _CALL_STATUSES = frozenset(
     {"queued", "initiated", "ringing", "in-progress", "completed", "busy", "no-answer"}
     | {"failed", "canceled"}
@@ -353,9 +359,23 @@ class _Twilio(BaseAdapter):
     def _answer(self, response: httpx.Response) -> dict[str, Any]:
         try:
             answer = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
         return answer if isinstance(answer, dict) else {}
+
+    def refused(self, payload: OutboundPayload, response: httpx.Response) -> SendError:
+        """The ``SendError`` for Twilio's error answer (``{"code": 21211, "message":
+        …, "more_info": …, "status": 400}``): ``undeliverable`` for an invalid, opted-out
+        or non-mobile To number, ``retryable`` for 429, 5xx and code 20429."""
+        error = super().refused(payload, response)
+        code = self._answer(response).get("code")
+        if not isinstance(code, int) or isinstance(code, bool):
+            return error
+        if code == _TOO_MANY_REQUESTS:
+            error.retryable = True
+        elif code in _UNDELIVERABLE:
+            error.undeliverable, error.retryable = True, False
+        return error
 
 
 class TwilioAdapter(_Twilio):
@@ -418,6 +438,22 @@ class TwilioAdapter(_Twilio):
                 "MG + 32 hex digits",
             )
         )
+
+    @property
+    def sends(self) -> tuple[str, ...]:
+        """``sms`` with a ``from_number``, ``whatsapp`` with a ``whatsapp_from``; both
+        with a ``messaging_service_sid``."""
+        service = self.messaging_service_sid is not None
+        channels = [("sms", service or self.from_number is not None)]
+        channels.append(("whatsapp", service or self.whatsapp_from is not None))
+        return tuple(channel for channel, ready in channels if ready)
+
+    def recipient(self, channel: str, value: str) -> str:
+        """``whatsapp:+31612345678`` for a number on ``whatsapp``; the number itself on
+        ``sms``. Raises ``ValidationError`` for a channel not in ``sends``."""
+        self._sends_on(channel)
+        number = value.removeprefix("whatsapp:")
+        return f"whatsapp:{number}" if channel == "whatsapp" else number
 
     def parse(self, request: InboundRequest) -> list[InboundEvent]:
         """An incoming message (``MESSAGE``) or a status callback (``STATUS``)."""
@@ -656,6 +692,11 @@ class TwilioVoiceAdapter(_Twilio):
                 raise ValidationError(f"twilio_voice setting {setting} {value!r} must be text")
         self.voice = voice
         self.language = language
+
+    @property
+    def sends(self) -> tuple[str, ...]:
+        """``phone`` when a ``from_number`` is configured to call from."""
+        return ("phone",) if self.from_number is not None else ()
 
     def parse(self, request: InboundRequest) -> list[InboundEvent]:
         """An incoming call (``MESSAGE`` of kind ``call``) or a call's status callback

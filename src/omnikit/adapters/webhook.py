@@ -43,6 +43,7 @@ __all__ = ["WebhookAdapter", "sign"]
 
 TIMESTAMP_HEADER = "X-Omnikit-Timestamp"
 SIGNATURE_HEADER = "X-Omnikit-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
@@ -150,23 +151,39 @@ class WebhookAdapter(BaseAdapter):
         body = json.dumps({"received": len(events)}).encode()
         return Response(headers={"content-type": "application/json"}, body=body)
 
+    @property
+    def sends(self) -> tuple[str, ...]:
+        """The adapter's channel when an ``outbound_url`` is configured."""
+        return (self.channel,) if self.outbound_url is not None else ()
+
     def render(self, message: OutboundMessage) -> list[OutboundPayload]:
+        """A signed JSON POST to ``outbound_url``: ``to``, ``text``, ``subject``,
+        ``media``, ``reply_to``. With an ``idempotency_key`` the body's ``id`` is the
+        key and the ``Idempotency-Key`` header repeats it, so the receiver can drop a
+        retried delivery.
+
+        Raises ``ValidationError`` without an ``outbound_url``.
+        """
         if self.outbound_url is None:
             raise ValidationError(f"{self.name}: no outbound_url is configured for replies")
+        parts = split_text(message.text or "", self.capabilities.text_limit)
+        key = message.idempotency_key
         payloads = []
-        for part in split_text(message.text or "", self.capabilities.text_limit):
-            body = json.dumps(
-                {
-                    "to": message.to,
-                    "text": part,
-                    "subject": message.subject,
-                    "media": list(message.media),
-                    "reply_to": message.reply_to,
-                },
-                ensure_ascii=False,
-                separators=(",", ":"),
-            ).encode()
+        for at, part in enumerate(parts, 1):
+            document: dict[str, Any] = {}
             headers = {"content-type": "application/json"}
+            if key is not None:
+                # one key per request: a message split in parts is several requests
+                document["id"] = key if len(parts) == 1 else f"{key}:{at}"
+                headers[IDEMPOTENCY_HEADER] = document["id"]
+            document |= {
+                "to": message.to,
+                "text": part,
+                "subject": message.subject,
+                "media": list(message.media),
+                "reply_to": message.reply_to,
+            }
+            body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
             headers |= sign(self._secret, body, int(datetime.now(UTC).timestamp()))
             payloads.append(
                 OutboundPayload(method="POST", url=self.outbound_url, headers=headers, body=body)
@@ -176,7 +193,7 @@ class WebhookAdapter(BaseAdapter):
     def sent(self, payload: OutboundPayload, response: httpx.Response) -> SendResult:
         try:
             answer = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             answer = None
         identifier = answer.get("id") if isinstance(answer, dict) else None
         return SendResult(
