@@ -565,3 +565,37 @@ def test_what_an_adapter_refuses_is_skipped_at_decision_time(okit: Omnikit) -> N
     assert "ContentSid" in result.deliveries[0].reason
     item = okit.outbox.get(result.deliveries[1].outbox_id or "")
     assert item.payload["message"]["template"] is None  # type: ignore[index]
+
+
+def test_an_invalid_number_is_marked_undeliverable_and_falls_back(okit: Omnikit) -> None:
+    c = jan(okit)
+    okit.preferences.set(c.id, channels={"service": ["sms", "email"]})
+    okit.notify(c.id, "Your parcel is ready", purpose="service")
+    invalid = httpx.Response(
+        400,
+        json={
+            "code": 21211,
+            "message": "The 'To' number is not a valid phone number.",
+            "more_info": "https://www.twilio.com/docs/errors/21211",
+            "status": 400,
+        },
+    )
+    result = okit.outbox.run_once(client=provider({"api.twilio.com": invalid}))
+    assert (result.dead, result.fell_back) == (1, 1)
+    assert [i.channel for i in okit.outbox.pending()] == ["email"]
+    assert not okit.customers.deliverable(c.id, "sms")
+    later = okit.notify(c.id, "Again", purpose="service")
+    assert later.deliveries[0].reason.startswith("phone identity marked undeliverable: ")
+
+
+def test_telegram_is_sent_to_the_chat_id(okit: Omnikit) -> None:
+    okit.adapters.use("telegram", secret_token="s" * 16, bot_token="123:abc")
+    c = okit.customers.identify(handles={"telegram": "jan_j"}, external_ids={"telegram": "4242"})
+    okit.preferences.set(c.id, channels={"service": ["telegram"]})
+    [delivery] = okit.notify(c.id, "Hi", purpose="service").deliveries
+    assert (delivery.outcome, delivery.to) == (DeliveryOutcome.QUEUED, "4242")
+    handle_only = okit.customers.identify(handles={"telegram": "piet_p"})
+    okit.preferences.set(handle_only.id, channels={"service": ["telegram"]})
+    [skipped] = okit.notify(handle_only.id, "Hi", purpose="service").deliveries
+    assert skipped.outcome is DeliveryOutcome.SKIPPED
+    assert skipped.reason.startswith("the telegram adapter cannot address the customer")

@@ -428,23 +428,32 @@ def _consented(policy: Policy, records: Sequence[ConsentRecord], channel: str) -
     return None
 
 
-def _address(customer: Customer, channel: Channel) -> tuple[Identity | None, str | None]:
-    """The identity to send to on ``channel``, or None and why not."""
+def _addresses(customer: Customer, channel: Channel) -> tuple[list[Identity], str | None]:
+    """The identities that can address ``channel``, best first, or none and why not.
+
+    The channel's identity kind (scoped to the channel for handles and external ids);
+    on a handle channel an external id scoped to it comes first (a Telegram bot can
+    write only to the numeric chat id). Verified and recently seen ones come first.
+    """
     kind = channel.identity_kind
     if kind is None:
-        return None, f"{channel.id} has no address to send to"
+        return [], f"{channel.id} has no address to send to"
     scoped = kind in (IdentityKind.HANDLE, IdentityKind.EXTERNAL)
+    kinds = (IdentityKind.EXTERNAL, kind) if kind is IdentityKind.HANDLE else (kind,)
     found = [
-        i for i in customer.identities if i.kind is kind and (not scoped or i.scope == channel.id)
+        i for i in customer.identities if i.kind in kinds and (not scoped or i.scope == channel.id)
     ]
-    usable = [i for i in found if not i.undeliverable]
+    usable = sorted(
+        (i for i in found if not i.undeliverable),
+        key=lambda i: (kinds.index(i.kind), not i.verified, -to_micros(i.last_seen_at), i.id),
+    )
     if usable:
-        return max(usable, key=lambda i: (i.verified, i.last_seen_at, i.id)), None
+        return usable, None
     what = f"{kind.value} identity" + (f" for {channel.id}" if scoped else "")
     if found:
         reasons = sorted({i.undeliverable_reason or "undeliverable" for i in found})
-        return None, f"{what} marked undeliverable: {'; '.join(reasons)}"
-    return None, f"no {what}"
+        return [], f"{what} marked undeliverable: {'; '.join(reasons)}"
+    return [], f"no {what}"
 
 
 def _sender(kit: Omnikit, channel: str) -> Adapter | None:
@@ -491,8 +500,8 @@ def _evaluate(
     refused = _consented(ctx.policy, ctx.consents, channel.id)
     if refused is not None:
         return refused
-    identity, missing = _address(ctx.customer, channel)
-    if identity is None:
+    identities, missing = _addresses(ctx.customer, channel)
+    if not identities:
         return missing or "no address"
     adapter = _sender(kit, channel.id)
     if adapter is None:
@@ -525,7 +534,17 @@ def _evaluate(
         if not rendered.text:
             return f"the message has only a provider template, which {adapter.name} cannot send"
         rendered = rendered.model_copy(update={"template": None, "template_params": ()})
-    to = _recipient(adapter, channel.id, identity.value)
+    identity, to = None, ""
+    refusals = []
+    for candidate in identities:
+        try:
+            identity, to = candidate, _recipient(adapter, channel.id, candidate.value)
+            break
+        except OmnikitError as error:
+            refusals.append(str(error))
+            identity = None
+    if identity is None:
+        return f"the {adapter.name} adapter cannot address the customer: {refusals[0]}"
     out: dict[str, JsonValue] = {
         "to": to,
         "text": rendered.text,

@@ -354,7 +354,7 @@ class Outbox:
         reason = str(error)[:1000]
         retry = error.retryable and attempts < self.max_attempts
         if retry:
-            wait = self._backoff(attempts, getattr(error, "retry_after", None))
+            wait = self._backoff(attempts, error.retry_after)
             changed = item.model_copy(
                 update={
                     "attempts": attempts,
@@ -399,7 +399,7 @@ class Outbox:
                         interaction=failed,
                         detail={"before": "queued", "after": "failed"},
                     )
-            if getattr(error, "undeliverable", False):
+            if error.undeliverable:
                 _mark_undeliverable(kit, tx, item, reason)
             if item.kind == "message" and fall_back(kit, tx, item, reason) is not None:
                 result.fell_back += 1
@@ -413,14 +413,10 @@ class Outbox:
 
 
 def _retry_after(response: httpx.Response) -> dict[str, Any]:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return {}
-    try:
-        seconds = max(0.0, float(value))
-    except ValueError:
-        return {}
-    return {"retry_after": min(seconds, 86400.0)}
+    from omnikit.adapters.base import parse_retry_after
+
+    seconds = parse_retry_after(response.headers.get("retry-after"))
+    return {} if seconds is None else {"retry_after": seconds}
 
 
 def _text_list(value: object) -> list[str]:
