@@ -248,22 +248,24 @@ class Outbox:
     def _deliver(self, item: OutboxItem, token: str, http: httpx.Client, result: RunResult) -> None:
         kit = self._kit
         sent_ids: list[str] = []
+        written = [item]  # the item as last written: a multi-part message's progress
         try:
             if item.kind == "webhook":
                 self._post_event(item, http)
             else:
-                sent_ids = self._send_message(item, token, http)
+                sent_ids = self._send_message(written, token, http)
         except SendError as error:
-            self._failed(item, token, error, result)
+            self._failed(written[-1], token, error, result)
             return
         except OmnikitError as error:  # cannot be sent as it is: a permanent failure
-            self._failed(item, token, SendError(str(error), retryable=False), result)
+            self._failed(written[-1], token, SendError(str(error), retryable=False), result)
             return
         except Exception as error:  # an adapter's bug: try again later, loudly
             log.exception("outbox item %s: sending raised", item.id)
             failure = SendError(f"{type(error).__name__}: {error}", retryable=True)
-            self._failed(item, token, failure, result)
+            self._failed(written[-1], token, failure, result)
             return
+        item = written[-1]
         now = kit.now()
         done = item.model_copy(
             update={
@@ -285,8 +287,11 @@ class Outbox:
                 _mark_sent(kit, tx, item, sent_ids)
         result.sent += 1
 
-    def _send_message(self, item: OutboxItem, token: str, http: httpx.Client) -> list[str]:
+    def _send_message(self, written: list[OutboxItem], token: str, http: httpx.Client) -> list[str]:
+        """Send the parts not sent yet; after each part but the last, write the progress
+        and append the item as written to ``written``."""
         kit = self._kit
+        item = written[-1]
         if item.adapter is None or item.adapter not in kit.adapters:
             raise SendError(
                 f"adapter {item.adapter!r} is not configured in this process",
@@ -314,6 +319,7 @@ class Outbox:
                     if not tx.update_outbox(progress, token):
                         raise SendError("claim lost mid-message", retryable=True)
                 item = progress
+                written.append(progress)
         return ids
 
     def _post_event(self, item: OutboxItem, http: httpx.Client) -> None:
