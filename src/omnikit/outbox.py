@@ -206,6 +206,10 @@ class Outbox:
             return result
         http = client or self._http()
         for item in items:
+            if item.lease_until is not None and kit.now() >= item.lease_until:
+                # The batch outlasted its lease: another worker may be sending the rest.
+                result.lost += 1
+                continue
             self._deliver(item, token, http, result)
         return result
 
