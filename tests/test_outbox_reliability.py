@@ -304,6 +304,27 @@ def test_a_claim_that_has_not_run_out_is_not_taken(okit: Omnikit, clock: Clock) 
     assert (result.sent, result.lost) == (1, 0)
 
 
+def test_a_batch_that_outlasts_its_lease_leaves_the_rest_alone(okit: Omnikit, clock: Clock) -> None:
+    """The first send of a batch takes longer than the lease and another worker takes
+    both items over; the first worker then sends nothing more from its batch."""
+    okit.outbox.configure(lease=timedelta(seconds=30))
+    queue(okit, "message 1")
+    queue(okit, "message 2")
+    other = Provider()
+    taken_over = []
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        clock.now += timedelta(seconds=31)
+        taken_over.append(okit.outbox.run_once(client=other.client))
+        return httpx.Response(200, json={"id": "slow"})
+
+    result = okit.outbox.run_once(client=httpx.Client(transport=httpx.MockTransport(slow)))
+    assert [(r.claimed, r.sent) for r in taken_over] == [(2, 2)]
+    assert (result.claimed, result.sent, result.lost) == (2, 0, 2)
+    assert other.texts() == ["message 1", "message 2"]
+    assert okit.outbox.pending() == []
+
+
 class ShortPush(WebhookAdapter):
     """The app push webhook with a 12-character limit: long texts go in parts."""
 
