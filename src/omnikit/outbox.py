@@ -558,8 +558,10 @@ class Webhooks:
             return tx.subscriptions()
 
     def _forget(self) -> None:
+        # Stale, not gone: a write in flight in another thread keeps deciding with the
+        # list it has (an empty one would drop its events); the next write reads again.
         with self._lock:
-            self._cache = None
+            self._read_at = float("-inf")
 
     def refresh(self) -> None:
         """Read the subscriptions again if this process's copy is older than
