@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -323,6 +324,32 @@ def test_a_batch_that_outlasts_its_lease_leaves_the_rest_alone(okit: Omnikit, cl
     assert (result.claimed, result.sent, result.lost) == (2, 0, 2)
     assert other.texts() == ["message 1", "message 2"]
     assert okit.outbox.pending() == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite-file", "postgresql"], indirect=True)
+def test_a_worker_thread_delivering_events_loses_none_of_the_new_ones(store_url: str) -> None:
+    """A worker thread delivers webhook events while the application thread makes
+    more: every event made is in the outbox, none dropped while the worker looked up
+    a subscription."""
+    with Omnikit(store_url) as kit:
+        kit.webhooks.subscribe(
+            "http://crm.test/in", events=["customer.created"], secret=SUBSCRIBER_SECRET
+        )
+        stop = threading.Event()
+        worker = threading.Thread(
+            target=kit.outbox.run,
+            kwargs={"stop": stop, "idle": 0.001, "limit": 1, "client": Provider().client},
+        )
+        worker.start()
+        try:
+            for n in range(300):
+                kit.customers.identify(email=f"customer{n}@example.nl")
+        finally:
+            stop.set()
+            worker.join(timeout=30)
+        with kit.store.transaction() as tx:
+            items = tx.outbox_items(None, 10_000, "webhook")
+    assert len(items) == 300
 
 
 class ShortPush(WebhookAdapter):
