@@ -370,6 +370,8 @@ def test_a_multi_part_message_resumes_after_the_parts_sent(okit: Omnikit, clock:
     clock.now = item.due_at
     assert okit.outbox.run_once(client=provider.client).sent == 1
     assert provider.texts() == ["part one.", "part two.", "part two.", "part three."]
+    keys = [request.headers["idempotency-key"] for request in provider.requests]
+    assert keys == [f"{item_id}:1", f"{item_id}:2", f"{item_id}:2", f"{item_id}:3"]
     item = okit.outbox.get(item_id)
     assert (item.status, item.attempts, item.external_id) == (OutboxStatus.SENT, 2, "p1")
     interaction = step(okit, item_id)
@@ -616,7 +618,7 @@ def test_ten_thousand_messages_through_two_failing_workers(
         assert metadata["outbox_id"] == item_id
         assert item.attempts == len(requests), (key, requests)  # one request per attempt
         for request in requests:
-            assert request["idempotency_key"] in (None, item_id)
+            assert request["idempotency_key"] == item_id  # the same key on every attempt
         for before, after in pairwise(requests):
             if before.get("retry_after") == "1":  # the provider's Retry-After was honoured
                 assert float(after["at"]) - float(before["at"]) >= 1.0, (before, after)
