@@ -205,9 +205,11 @@ class Outbox:
         if not items:
             return result
         http = client or self._http()
+        margin = self.lease / 4  # room for one send (10 s timeout) before the lease ends
         for item in items:
-            if item.lease_until is not None and kit.now() >= item.lease_until:
-                # The batch outlasted its lease: another worker may be sending the rest.
+            if item.lease_until is not None and kit.now() >= item.lease_until - margin:
+                # The batch nearly outlasted its lease: another worker may soon take the
+                # rest, so leave it rather than risk sending an item twice.
                 result.lost += 1
                 continue
             self._deliver(item, token, http, result)
