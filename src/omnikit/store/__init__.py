@@ -264,10 +264,12 @@ class StoreTransaction(Protocol):
         claim when None); a ``lease_until`` of None releases the claim. True when stored."""
         ...
 
-    def count_outbox(self, customer_id: str, purpose: str, channel: str | None, since: int) -> int:
-        """How many messages for ``purpose`` went or are going to the customer since
-        ``since`` (µs): on ``channel``, or notifications over all channels (None).
-        Dead and cancelled items do not count."""
+    def count_outbox(
+        self, customer_id: str, purpose: str, channel: str | None, since: int, besides: str
+    ) -> int:
+        """How many messages for ``purpose`` went or are going to the customer after
+        ``since`` (µs): on ``channel``, or (None) notifications over all channels other
+        than the notification ``besides``. Dead and cancelled items do not count."""
         ...
 
     def outbox_history(

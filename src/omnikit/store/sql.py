@@ -1486,13 +1486,22 @@ class SqlTransaction(StoreTransaction):
         cursor = self._run(name + ("_release" if release else ""), build, sent)
         return bool(cursor.rowcount == 1)
 
-    def count_outbox(self, customer_id: str, purpose: str, channel: str | None, since: int) -> int:
-        base = [
-            outbox.c.customer_id == bindparam("customer_id"),
-            outbox.c.purpose == bindparam("purpose"),
-            outbox.c.created_at >= bindparam("since"),
-            outbox.c.status.in_([bindparam("queued"), bindparam("sent")]),
-        ]
+    def count_outbox(
+        self, customer_id: str, purpose: str, channel: str | None, since: int, besides: str
+    ) -> int:
+        def build() -> ClauseElement:
+            live = [
+                outbox.c.customer_id == bindparam("customer_id"),
+                outbox.c.purpose == bindparam("purpose"),
+                outbox.c.created_at > bindparam("since"),
+                outbox.c.status.in_([bindparam("queued"), bindparam("sent")]),
+            ]
+            if channel is None:
+                live.append(outbox.c.notification_id != bindparam("besides"))
+                return select(func.count(outbox.c.notification_id.distinct())).where(*live)
+            live.append(outbox.c.channel == bindparam("channel"))
+            return select(func.count()).where(*live)
+
         params: dict[str, Any] = {
             "customer_id": customer_id,
             "purpose": purpose,
@@ -1500,14 +1509,10 @@ class SqlTransaction(StoreTransaction):
             **_LIVE,
         }
         if channel is None:
-            name = "count_outbox_all"
-            counted: Any = func.count(outbox.c.notification_id.distinct())
+            name, params["besides"] = "count_outbox_all", besides
         else:
-            name = "count_outbox_channel"
-            base.append(outbox.c.channel == bindparam("channel"))
-            params["channel"] = channel
-            counted = func.count()
-        row = self._run(name, lambda: select(counted).where(*base), params).fetchone()
+            name, params["channel"] = "count_outbox_channel", channel
+        row = self._run(name, build, params).fetchone()
         return int(row[0]) if row else 0
 
     def outbox_history(
