@@ -525,18 +525,27 @@ def _evaluate(
 
 
 def _capped(ctx: _Context, channel: str) -> str | None:
+    # The store counts (it sees what this decision queued already), one pass per
+    # window. A notification may reach several channels, so an overall cap counts
+    # notifications; their messages are an upper bound that settles it in most
+    # cases, and the exact (costlier: DISTINCT) count is made only when that bound
+    # reaches the cap. With 1,000 messages in the window, SQLite: both caps 0.7 ms
+    # counted exactly, 0.26 ms so.
+    counts: dict[timedelta, tuple[int, int]] = {}
     for cap in ctx.policy.caps:
         if cap.channel not in (None, channel):
             continue
-        # The store counts (it sees what this decision queued already): with 1,000
-        # messages in the window, reading them took 1.3 ms, counting (both caps) 0.45 ms.
-        count = ctx.tx.count_outbox(
-            ctx.customer.id,
-            ctx.policy.purpose,
-            cap.channel,
-            to_micros(ctx.now - cap.per),
-            ctx.notification,
-        )
+        since = to_micros(ctx.now - cap.per)
+        if cap.per not in counts:
+            counts[cap.per] = ctx.tx.count_outbox(
+                ctx.customer.id, ctx.policy.purpose, since, channel, ctx.notification
+            )
+        messages, on_channel = counts[cap.per]
+        count = on_channel if cap.channel else messages
+        if cap.channel is None and count >= cap.limit:
+            count = ctx.tx.count_notifications(
+                ctx.customer.id, ctx.policy.purpose, since, ctx.notification
+            )
         if count >= cap.limit:
             where = f"on {cap.channel}" if cap.channel else "over all channels"
             return (

@@ -265,11 +265,17 @@ class StoreTransaction(Protocol):
         ...
 
     def count_outbox(
-        self, customer_id: str, purpose: str, channel: str | None, since: int, besides: str
-    ) -> int:
+        self, customer_id: str, purpose: str, since: int, channel: str, besides: str
+    ) -> tuple[int, int]:
         """How many messages for ``purpose`` went or are going to the customer after
-        ``since`` (µs): on ``channel``, or (None) notifications over all channels other
-        than the notification ``besides``. Dead and cancelled items do not count."""
+        ``since`` (µs), in one pass: over all channels except those of the notification
+        ``besides``, and on ``channel``. Dead and cancelled items do not count."""
+        ...
+
+    def count_notifications(self, customer_id: str, purpose: str, since: int, besides: str) -> int:
+        """How many notifications other than ``besides`` sent or are sending the
+        customer messages for ``purpose`` after ``since`` (µs), over all channels (one
+        notification may reach several). Dead and cancelled items do not count."""
         ...
 
     def outbox_history(

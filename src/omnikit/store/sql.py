@@ -30,6 +30,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal_column,
     null,
     select,
     update,
@@ -1487,32 +1488,39 @@ class SqlTransaction(StoreTransaction):
         return bool(cursor.rowcount == 1)
 
     def count_outbox(
-        self, customer_id: str, purpose: str, channel: str | None, since: int, besides: str
-    ) -> int:
+        self, customer_id: str, purpose: str, since: int, channel: str, besides: str
+    ) -> tuple[int, int]:
         def build() -> ClauseElement:
-            live = [
-                outbox.c.customer_id == bindparam("customer_id"),
-                outbox.c.purpose == bindparam("purpose"),
-                outbox.c.created_at > bindparam("since"),
-                outbox.c.status.in_([bindparam("queued"), bindparam("sent")]),
-            ]
-            if channel is None:
-                live.append(outbox.c.notification_id != bindparam("besides"))
-                return select(func.count(outbox.c.notification_id.distinct())).where(*live)
-            live.append(outbox.c.channel == bindparam("channel"))
-            return select(func.count()).where(*live)
+            one: ColumnElement[Any] = literal_column("1")
+            others = case((outbox.c.notification_id != bindparam("besides"), one))
+            on_channel = case((outbox.c.channel == bindparam("channel"), one))
+            return select(func.count(others), func.count(on_channel)).where(*_live_since())
 
-        params: dict[str, Any] = {
+        params = {
             "customer_id": customer_id,
             "purpose": purpose,
             "since": since,
+            "channel": channel,
+            "besides": besides,
             **_LIVE,
         }
-        if channel is None:
-            name, params["besides"] = "count_outbox_all", besides
-        else:
-            name, params["channel"] = "count_outbox_channel", channel
-        row = self._run(name, build, params).fetchone()
+        row = self._run("count_outbox", build, params).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def count_notifications(self, customer_id: str, purpose: str, since: int, besides: str) -> int:
+        def build() -> ClauseElement:
+            others = outbox.c.notification_id != bindparam("besides")
+            counted = func.count(outbox.c.notification_id.distinct())
+            return select(counted).where(*_live_since(), others)
+
+        params = {
+            "customer_id": customer_id,
+            "purpose": purpose,
+            "since": since,
+            "besides": besides,
+            **_LIVE,
+        }
+        row = self._run("count_notifications", build, params).fetchone()
         return int(row[0]) if row else 0
 
     def outbox_history(
@@ -1796,6 +1804,17 @@ _OUTBOX_CHANGING = (
 """The columns ``update_outbox`` writes."""
 _LIVE = {"queued": OutboxStatus.QUEUED.value, "sent": OutboxStatus.SENT.value}
 """The statuses of outbox items that count against frequency caps."""
+
+
+def _live_since() -> list[ColumnElement[bool]]:
+    """The customer's live messages for a purpose after ``since``: what caps count,
+    all of it in the outbox's covering caps index."""
+    return [
+        outbox.c.customer_id == bindparam("customer_id"),
+        outbox.c.purpose == bindparam("purpose"),
+        outbox.c.created_at > bindparam("since"),
+        outbox.c.status.in_([bindparam("queued"), bindparam("sent")]),
+    ]
 
 
 def _outbox_params(item: OutboxItem) -> dict[str, Any]:
