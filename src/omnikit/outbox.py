@@ -459,16 +459,29 @@ def _mark_sent(kit: Omnikit, tx: StoreTransaction, item: OutboxItem, ids: Sequen
     metadata: dict[str, JsonValue] = dict(interaction.metadata)
     if len(ids) > 1:
         metadata["provider_ids"] = list(ids)
-    if ids and interaction.external_id is None:
+    external_id = interaction.external_id
+    if ids and external_id is None:
         if tx.interaction_by_external_id(interaction.channel, ids[0]) is None:
             tx.set_interaction_external_id(interaction.id, ids[0])
+            external_id = ids[0]
         else:
             metadata["provider_id"] = ids[0]
     old = interaction.status
-    new = old if old not in (None, DeliveryStatus.QUEUED, DeliveryStatus.FAILED) else None
-    status = (new or DeliveryStatus.SENT).value
-    tx.set_interaction_status(interaction.id, old.value if old else None, status, metadata)
-    stored = tx.get_interaction(interaction.id)
+    status = old if old not in (None, DeliveryStatus.QUEUED, DeliveryStatus.FAILED) else None
+    status = status or DeliveryStatus.SENT
+    changed = tx.set_interaction_status(
+        interaction.id, old.value if old else None, status.value, metadata
+    )
+    if not kit.events.wanted("interaction.updated"):
+        return
+    # What was just written, unless another writer changed the status first.
+    stored = (
+        interaction.model_copy(
+            update={"status": status, "metadata": metadata, "external_id": external_id}
+        )
+        if changed
+        else tx.get_interaction(interaction.id)
+    )
     if stored is not None:
         kit.events.add(
             "interaction.updated",

@@ -264,10 +264,18 @@ class StoreTransaction(Protocol):
         claim when None); a ``lease_until`` of None releases the claim. True when stored."""
         ...
 
-    def count_outbox(self, customer_id: str, purpose: str, channel: str | None, since: int) -> int:
-        """How many messages for ``purpose`` went or are going to the customer since
-        ``since`` (µs): on ``channel``, or notifications over all channels (None).
-        Dead and cancelled items do not count."""
+    def count_outbox(
+        self, customer_id: str, purpose: str, since: int, channel: str, besides: str
+    ) -> tuple[int, int]:
+        """How many messages for ``purpose`` went or are going to the customer after
+        ``since`` (µs), in one pass: over all channels except those of the notification
+        ``besides``, and on ``channel``. Dead and cancelled items do not count."""
+        ...
+
+    def count_notifications(self, customer_id: str, purpose: str, since: int, besides: str) -> int:
+        """How many notifications other than ``besides`` sent or are sending the
+        customer messages for ``purpose`` after ``since`` (µs), over all channels (one
+        notification may reach several). Dead and cancelled items do not count."""
         ...
 
     def outbox_history(

@@ -307,7 +307,17 @@ outbox = Table(
     Column("external_id", String(256)),
     Column("last_error", Text),
     Index(None, "status", "due_at"),
-    Index(None, "customer_id", "purpose", "created_at"),
+    # Frequency caps count a customer's messages of a purpose from this index alone
+    # (covering: status, channel and notification are in it), not from the rows.
+    Index(
+        "ix_outbox_caps",
+        "customer_id",
+        "purpose",
+        "created_at",
+        "status",
+        "channel",
+        "notification_id",
+    ),
     Index(None, "interaction_id"),
 )
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal_column,
     null,
     select,
     update,
@@ -596,21 +597,23 @@ class SqlTransaction(StoreTransaction):
         metadata: Mapping[str, JsonValue],
     ) -> bool:
         params = {"id": interaction_id, "status": status, "metadata": _dumps(dict(metadata))}
-        condition: ColumnElement[bool]
-        if expected is None:
-            name, condition = "set_interaction_status_new", interactions.c.status.is_(None)
-        else:
-            name, condition = "set_interaction_status", interactions.c.status == bindparam("old")
+        if expected is not None:
             params["old"] = expected
-        result = self._run(
-            name,
-            lambda: (
+
+        def build() -> ClauseElement:
+            condition: ColumnElement[bool] = (
+                interactions.c.status.is_(None)
+                if expected is None
+                else interactions.c.status == bindparam("old")
+            )
+            return (
                 update(interactions)
                 .where(interactions.c.id == bindparam("id"), condition)
                 .values(status=bindparam("status"), metadata=bindparam("metadata"))
-            ),
-            params,
-        )
+            )
+
+        name = "set_interaction_status_new" if expected is None else "set_interaction_status"
+        result = self._run(name, build, params)
         return bool(result.rowcount == 1)
 
     # cases ----------------------------------------------------------------------------
@@ -1373,20 +1376,17 @@ class SqlTransaction(StoreTransaction):
         )
 
     def consents(self, customer_id: str, purpose: str | None) -> list[ConsentRecord]:
-        columns = [c for c in consents.c]
+        def build() -> ClauseElement:
+            where = consents.c.customer_id == bindparam("customer_id")
+            if purpose is not None:
+                where = where & (consents.c.purpose == bindparam("purpose"))
+            return select(*consents.c).where(where).order_by(consents.c.at, consents.c.id)
+
         if purpose is None:
             name, params = "consents_all", {"customer_id": customer_id}
-            where = consents.c.customer_id == bindparam("customer_id")
         else:
             name, params = "consents", {"customer_id": customer_id, "purpose": purpose}
-            where = (consents.c.customer_id == bindparam("customer_id")) & (
-                consents.c.purpose == bindparam("purpose")
-            )
-        rows = self._run(
-            name,
-            lambda: select(*columns).where(where).order_by(consents.c.at, consents.c.id),
-            params,
-        ).fetchall()
+        rows = self._run(name, build, params).fetchall()
         return [_consent(row) for row in rows]
 
     def insert_outbox(self, items: Sequence[OutboxItem]) -> None:
@@ -1469,61 +1469,58 @@ class SqlTransaction(StoreTransaction):
 
     def update_outbox(self, item: OutboxItem, token: str | None) -> bool:
         params = _outbox_params(item)
-        changing = [
-            "status",
-            "channel",
-            "adapter",
-            "payload",
-            "fallback",
-            "attempts",
-            "parts_sent",
-            "due_at",
-            "lease_until",
-            "updated_at",
-            "sent_at",
-            "external_id",
-            "last_error",
-        ]
-        values: dict[str, Any] = {name: bindparam(name) for name in changing}
-        if token is None:
-            name, condition = "update_outbox", outbox.c.id == bindparam("id")
-        else:
-            name = "update_outbox_claimed"
-            condition = (outbox.c.id == bindparam("id")) & (
-                outbox.c.claim_token == bindparam("token")
-            )
-            params["token"] = token
-        if item.lease_until is None:
-            values["claim_token"] = null()
-        cursor = self._run(
-            name + ("_release" if item.lease_until is None else ""),
-            lambda: update(outbox).where(condition).values(values),
-            {k: params[k] for k in ("id", *changing, *(["token"] if token else []))},
-        )
+        release = item.lease_until is None
+
+        def build() -> ClauseElement:  # only on the first call of each of the four kinds
+            values: dict[str, Any] = {name: bindparam(name) for name in _OUTBOX_CHANGING}
+            if release:
+                values["claim_token"] = null()
+            condition = outbox.c.id == bindparam("id")
+            if token is not None:
+                condition = condition & (outbox.c.claim_token == bindparam("token"))
+            return update(outbox).where(condition).values(values)
+
+        sent = {k: params[k] for k in ("id", *_OUTBOX_CHANGING)}
+        if token is not None:
+            sent["token"] = token
+        name = "update_outbox" if token is None else "update_outbox_claimed"
+        cursor = self._run(name + ("_release" if release else ""), build, sent)
         return bool(cursor.rowcount == 1)
 
-    def count_outbox(self, customer_id: str, purpose: str, channel: str | None, since: int) -> int:
-        base = [
-            outbox.c.customer_id == bindparam("customer_id"),
-            outbox.c.purpose == bindparam("purpose"),
-            outbox.c.created_at >= bindparam("since"),
-            outbox.c.status.in_([bindparam("queued"), bindparam("sent")]),
-        ]
-        params: dict[str, Any] = {
+    def count_outbox(
+        self, customer_id: str, purpose: str, since: int, channel: str, besides: str
+    ) -> tuple[int, int]:
+        def build() -> ClauseElement:
+            one: ColumnElement[Any] = literal_column("1")
+            others = case((outbox.c.notification_id != bindparam("besides"), one))
+            on_channel = case((outbox.c.channel == bindparam("channel"), one))
+            return select(func.count(others), func.count(on_channel)).where(*_live_since())
+
+        params = {
             "customer_id": customer_id,
             "purpose": purpose,
             "since": since,
+            "channel": channel,
+            "besides": besides,
             **_LIVE,
         }
-        if channel is None:
-            name = "count_outbox_all"
-            counted: Any = func.count(outbox.c.notification_id.distinct())
-        else:
-            name = "count_outbox_channel"
-            base.append(outbox.c.channel == bindparam("channel"))
-            params["channel"] = channel
-            counted = func.count()
-        row = self._run(name, lambda: select(counted).where(*base), params).fetchone()
+        row = self._run("count_outbox", build, params).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def count_notifications(self, customer_id: str, purpose: str, since: int, besides: str) -> int:
+        def build() -> ClauseElement:
+            others = outbox.c.notification_id != bindparam("besides")
+            counted = func.count(outbox.c.notification_id.distinct())
+            return select(counted).where(*_live_since(), others)
+
+        params = {
+            "customer_id": customer_id,
+            "purpose": purpose,
+            "since": since,
+            "besides": besides,
+            **_LIVE,
+        }
+        row = self._run("count_notifications", build, params).fetchone()
         return int(row[0]) if row else 0
 
     def outbox_history(
@@ -1789,8 +1786,35 @@ def _interaction(row: Row) -> Interaction:
 
 
 _OUTBOX_COLUMNS = [c for c in outbox.c if c.name != "claim_token"]
+_OUTBOX_CHANGING = (
+    "status",
+    "channel",
+    "adapter",
+    "payload",
+    "fallback",
+    "attempts",
+    "parts_sent",
+    "due_at",
+    "lease_until",
+    "updated_at",
+    "sent_at",
+    "external_id",
+    "last_error",
+)
+"""The columns ``update_outbox`` writes."""
 _LIVE = {"queued": OutboxStatus.QUEUED.value, "sent": OutboxStatus.SENT.value}
 """The statuses of outbox items that count against frequency caps."""
+
+
+def _live_since() -> list[ColumnElement[bool]]:
+    """The customer's live messages for a purpose after ``since``: what caps count,
+    all of it in the outbox's covering caps index."""
+    return [
+        outbox.c.customer_id == bindparam("customer_id"),
+        outbox.c.purpose == bindparam("purpose"),
+        outbox.c.created_at > bindparam("since"),
+        outbox.c.status.in_([bindparam("queued"), bindparam("sent")]),
+    ]
 
 
 def _outbox_params(item: OutboxItem) -> dict[str, Any]:

@@ -82,9 +82,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_outbox_status_due_at", "outbox", ["status", "due_at"])
     op.create_index(
-        "ix_outbox_customer_id_purpose_created_at",
+        "ix_outbox_caps",
         "outbox",
-        ["customer_id", "purpose", "created_at"],
+        ["customer_id", "purpose", "created_at", "status", "channel", "notification_id"],
     )
     op.create_index("ix_outbox_interaction_id", "outbox", ["interaction_id"])
     op.create_table(
