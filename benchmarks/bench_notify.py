@@ -26,14 +26,15 @@ both write): from 1,000 to about 1,100 with the defaults; the report states the
 history's size at the start and the end.
 
 Baselines, in the same run, on a plain ``sqlite3`` connection to the same file with
-omnikit's settings: for notify, the statements the decision needs, raw (``BEGIN
-IMMEDIATE``; the customer joined with its identities; the preferences; the consent
-records; customers merged into it; the caps' count; an ``INSERT`` of the
-interaction and of the outbox item; ``COMMIT``), with the rows' JSON made once
-beforehand and only ids and times made per call; for preview, the same reads in a
-read transaction. For context, a fifth side renders the message for the app channel
-(``omnikit.message.render``), which both notify and preview do. All five sides take
-turns in blocks of 50 calls.
+omnikit's settings (automatic checkpoints off, as on the kit's connections: the
+kit's checkpointer thread copies the log of both sides): for notify, the statements
+the decision needs, raw (``BEGIN IMMEDIATE``; the customer joined with its
+identities; the preferences; the consent records; customers merged into it; the
+caps' count; an ``INSERT`` of the interaction and of the outbox item; ``COMMIT``),
+with the rows' JSON made once beforehand and only ids and times made per call; for
+preview, the same reads in a read transaction. For context, a fifth side renders the
+message for the app channel (``omnikit.message.render``), which both notify and
+preview do. All five sides take turns in blocks of 50 calls.
 
     python benchmarks/bench_notify.py            # 2,000 samples per side
     python benchmarks/bench_notify.py --quick    # smoke run
@@ -55,7 +56,6 @@ from zoneinfo import ZoneInfo
 
 from _common import (
     Sizes,
-    configure_sqlite,
     interleave,
     report,
     say,
@@ -66,6 +66,7 @@ from _common import (
 from omnikit import Message, Omnikit
 from omnikit.message import render
 from omnikit.model import Cap, Policy, QuietHours
+from omnikit.store.sqlite import _configure  # omnikit's connection setup, for the baseline
 
 P99_LIMIT_US = 1_000.0
 PURPOSE = "order_updates"
@@ -229,7 +230,9 @@ def main() -> None:
                 f"({setup_s / (customers * past) * 1e6:.0f} µs each, growing history)"
             )
             raw = sqlite3.connect(path, isolation_level=None)
-            configure_sqlite(raw)
+            # omnikit's settings, automatic checkpoints off as on the kit's own
+            # connections: the kit's checkpointer thread copies both sides' log pages.
+            _configure(raw, memory=False, autocheckpoint=False)
             raw.execute("BEGIN IMMEDIATE")
             raw.execute("UPDATE outbox SET status = 'sent', sent_at = created_at")
             raw.execute("UPDATE interactions SET status = 'sent' WHERE direction = 'outbound'")
