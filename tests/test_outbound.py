@@ -272,11 +272,17 @@ def test_quiet_hours_defer_until_they_end(okit: Omnikit, clock: Clock) -> None:
         quiet_hours=QuietHours(start=time(22), end=time(8), timezone="Europe/Amsterdam"),
     )
     clock.now = datetime(2026, 11, 23, 22, 15, tzinfo=UTC)  # 23:15 in Amsterdam
+    [shown] = okit.preview(c.id, "Shipped", purpose="order_updates").deliveries
     result = okit.notify(c.id, "Shipped", purpose="order_updates")
     [delivery] = result.deliveries
     until = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
     assert (delivery.outcome, delivery.until) == (DeliveryOutcome.DEFERRED, until)
     assert delivery.reason == "quiet hours until 08:00 (Europe/Amsterdam)"
+    assert (shown.outcome, shown.until, shown.reason) == (
+        delivery.outcome,
+        delivery.until,
+        delivery.reason,
+    )
     assert okit.outbox.get(delivery.outbox_id or "").due_at == until
     assert okit.outbox.run_once().claimed == 0  # not due yet
     critical = okit.notify(c.id, "New login", purpose="order_updates", critical=True)

@@ -50,6 +50,7 @@ from omnikit.model import (
     QuietHours,
 )
 from omnikit.model._base import Model
+from omnikit.model.outbound import zone
 from omnikit.store import StoreTransaction
 
 if TYPE_CHECKING:
@@ -671,11 +672,7 @@ def _queue(
     )
     ctx.tx.insert_outbox([item])
     if choice.until is not None:
-        outcome, reason = (
-            DeliveryOutcome.DEFERRED,
-            f"quiet hours until {choice.until.astimezone(_zone(ctx)):%H:%M} "
-            f"({ctx.prefs.quiet_hours.timezone if ctx.prefs.quiet_hours else 'UTC'})",
-        )
+        outcome, reason = DeliveryOutcome.DEFERRED, _deferred(ctx, choice.until)
     else:
         outcome, reason = DeliveryOutcome.QUEUED, "queued"
     return Delivery(
@@ -689,11 +686,11 @@ def _queue(
     )
 
 
-def _zone(ctx: _Context) -> Any:
-    from omnikit.model.outbound import zone
-
+def _deferred(ctx: _Context, until: datetime) -> str:
+    """Why a delivery waits: the end of the quiet hours, on the customer's clock."""
     hours = ctx.prefs.quiet_hours
-    return zone(hours.timezone) if hours is not None else None
+    timezone = hours.timezone if hours is not None else "UTC"
+    return f"quiet hours until {until.astimezone(zone(timezone)):%H:%M} ({timezone})"
 
 
 def _template_text(rendered: Rendered) -> str | None:
@@ -731,7 +728,7 @@ def _decide(
         if write:
             deliveries.append(_queue(ctx, choice, notification, fallback))
         else:
-            deliveries.append(_would(choice))
+            deliveries.append(_would(ctx, choice))
     if ctx.too_long and ctx.too_long == len(candidates):
         raise MessageTooLongError(
             "the message is too long for every channel it could go to: "
@@ -740,12 +737,13 @@ def _decide(
     return deliveries
 
 
-def _would(choice: _Choice) -> Delivery:
+def _would(ctx: _Context, choice: _Choice) -> Delivery:
+    """The delivery ``preview`` shows for a channel ``notify`` would use."""
     if choice.until is not None:
         return Delivery(
             channel=choice.channel.id,
             outcome=DeliveryOutcome.DEFERRED,
-            reason=f"quiet hours until {choice.until:%Y-%m-%d %H:%M} UTC",
+            reason=_deferred(ctx, choice.until),
             until=choice.until,
             to=choice.to,
         )
@@ -890,7 +888,7 @@ def fall_back(kit: Omnikit, tx: StoreTransaction, item: OutboxItem, reason: str)
     payload = item.payload
     try:
         msg = Message.model_validate(payload.get("source", {}))
-    except Exception:  # a message stored by an older version: no fallback
+    except OmnikitError:  # a message stored by an older version: no fallback
         return None
     data = payload.get("data")
     ctx = _context(

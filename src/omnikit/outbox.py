@@ -560,7 +560,8 @@ class Webhooks:
 
     def unsubscribe(self, subscription_id: str) -> None:
         """Stop delivering to a subscription (items already queued for it are dropped
-        when their turn comes). Raises ``NotFoundError`` for an unknown id."""
+        when their turn comes; workers in other processes notice within
+        ``SUBSCRIPTION_REFRESH`` seconds). Raises ``NotFoundError`` for an unknown id."""
         subscription_id = _validate.object_id(subscription_id, "subscription")
         with self._kit.store.transaction(write=True) as tx:
             if not tx.delete_subscription(subscription_id):
@@ -590,9 +591,15 @@ class Webhooks:
             self._cache, self._read_at = cache, time.monotonic()
 
     def _find(self, subscription_id: str) -> Subscription | None:
-        self._forget()
+        """The subscription, from this process's copy; read again only when the copy
+        is stale or lacks it (a subscription made in another process)."""
         self.refresh()
-        return next((s for s in self._cache or () if s.id == subscription_id), None)
+        found = next((s for s in self._cache or () if s.id == subscription_id), None)
+        if found is None:
+            self._forget()
+            self.refresh()
+            found = next((s for s in self._cache or () if s.id == subscription_id), None)
+        return found
 
     def wants(self, event_type: str) -> bool:
         """True when some subscription (as last read) wants ``event_type``."""

@@ -8,6 +8,7 @@ channel and why; ``OutboxItem`` is one promised delivery in the durable outbox a
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Literal
@@ -108,8 +109,6 @@ class Preferences(Model):
     @field_validator("channels")
     @classmethod
     def _channels(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-        import re
-
         for purpose, chosen in value.items():
             if not re.match(_NAME, purpose):
                 raise ValueError(f"purpose {purpose!r} is not a lower-case name")

@@ -278,13 +278,6 @@ class StoreTransaction(Protocol):
         notification may reach several). Dead and cancelled items do not count."""
         ...
 
-    def outbox_history(
-        self, customer_id: str, purpose: str, since: int
-    ) -> list[tuple[str, str, int]]:
-        """``(channel, notification_id, created_at)`` of every live message for ``purpose`` to the
-        customer since ``since``: what frequency caps count, in one query."""
-        ...
-
     def outbox_for_interaction(self, interaction_id: str) -> OutboxItem | None:
         """The message item that sends this outbound interaction, if any."""
         ...

@@ -1523,21 +1523,6 @@ class SqlTransaction(StoreTransaction):
         row = self._run("count_notifications", build, params).fetchone()
         return int(row[0]) if row else 0
 
-    def outbox_history(
-        self, customer_id: str, purpose: str, since: int
-    ) -> list[tuple[str, str, int]]:
-        rows = self._run(
-            "outbox_history",
-            lambda: select(outbox.c.channel, outbox.c.notification_id, outbox.c.created_at).where(
-                outbox.c.customer_id == bindparam("customer_id"),
-                outbox.c.purpose == bindparam("purpose"),
-                outbox.c.created_at >= bindparam("since"),
-                outbox.c.status.in_([bindparam("queued"), bindparam("sent")]),
-            ),
-            {"customer_id": customer_id, "purpose": purpose, "since": since, **_LIVE},
-        ).fetchall()
-        return [(channel, notification, at) for channel, notification, at in rows]
-
     def outbox_for_interaction(self, interaction_id: str) -> OutboxItem | None:
         row = self._run(
             "outbox_for_interaction",
