@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 try:
     import typer
@@ -24,6 +24,9 @@ else:
 
 from omnikit.kit import Omnikit
 from omnikit.model import CustomerCard, Journey
+
+if TYPE_CHECKING:
+    from omnikit.server import ServeConfig
 
 __all__ = ["app", "main", "render_card", "render_journey"]
 
@@ -160,15 +163,10 @@ if _MISSING is None:
         import uvicorn
 
         from omnikit.errors import OmnikitError
-        from omnikit.server import ServeConfig, create_app, load_config
+        from omnikit.server import create_app
 
         try:
-            settings = load_config(config) if config is not None else ServeConfig()
-            the_kit = _load_kit(kit) if kit is not None else None
-            if the_kit is None:
-                the_kit = Omnikit(url or settings.url, default_region=settings.default_region)
-            for name, options in settings.adapters.items():
-                the_kit.adapters.use(name, **options)
+            settings, the_kit = _configured(config, kit, url)
             application = create_app(
                 the_kit,
                 public_url=public_url or settings.public_url,
@@ -209,15 +207,9 @@ if _MISSING is None:
         import threading
 
         from omnikit.errors import OmnikitError
-        from omnikit.server import ServeConfig, load_config
 
         try:
-            settings = load_config(config) if config is not None else ServeConfig()
-            the_kit = _load_kit(kit) if kit is not None else None
-            if the_kit is None:
-                the_kit = Omnikit(url or settings.url, default_region=settings.default_region)
-            for name, options in settings.adapters.items():
-                the_kit.adapters.use(name, **options)
+            _, the_kit = _configured(config, kit, url)
         except OmnikitError as error:
             typer.echo(f"omnikit worker: {error}", err=True)
             raise typer.Exit(code=2) from None
@@ -240,6 +232,22 @@ if _MISSING is None:
             raise typer.Exit(code=1) from None
         finally:
             the_kit.close()
+
+
+def _configured(
+    config: Path | None, kit: str | None, url: str | None
+) -> tuple[ServeConfig, Omnikit]:
+    """The TOML settings and the kit ``serve`` and ``worker`` run: ``--kit``'s, or one
+    opened at ``--url`` (else the config's URL), with the config's adapters added."""
+    from omnikit.server import ServeConfig, load_config
+
+    settings = load_config(config) if config is not None else ServeConfig()
+    the_kit = _load_kit(kit) if kit is not None else None
+    if the_kit is None:
+        the_kit = Omnikit(url or settings.url, default_region=settings.default_region)
+    for name, options in settings.adapters.items():
+        the_kit.adapters.use(name, **options)
+    return settings, the_kit
 
 
 def _load_kit(target: str) -> Omnikit:
