@@ -14,6 +14,8 @@ The tree::
     │   └── AmbiguousIdentityError   identifiers that belong to different customers
     ├── InvalidTransitionError       a case status change the lifecycle forbids
     ├── StoreError                   the database failed or cannot be used
+    ├── MissingDependencyError       an optional library a call needs is not
+    │                                installed (also an ImportError)
     └── AdapterError                 a channel adapter refused a request or a send
         ├── SignatureError           a webhook's signature is missing, forged or stale
         ├── PayloadError             a webhook body that cannot be read (also a
@@ -35,6 +37,7 @@ __all__ = [
     "InvalidIdentityError",
     "InvalidTransitionError",
     "MessageTooLongError",
+    "MissingDependencyError",
     "NotFoundError",
     "OmnikitError",
     "PayloadError",
@@ -73,6 +76,11 @@ class TemplateError(ValidationError):
 class MessageTooLongError(ValidationError):
     """A rendered text longer than its channel's ``text_limit``; the message names the
     channel, the length and the limit."""
+
+
+class MissingDependencyError(OmnikitError, ImportError):
+    """An optional library a call needs is not installed; the message names the
+    library and how to install it."""
 
 
 class NotFoundError(OmnikitError, LookupError):

@@ -21,6 +21,7 @@ from omnikit import _validate
 from omnikit._ids import new_id
 from omnikit._time import Clock, require_utc, system_clock
 from omnikit.adapters.base import InboundRequest
+from omnikit.analytics import Analytics
 from omnikit.card import card_alerts
 from omnikit.cases import Cases, join
 from omnikit.channels import ChannelRegistry
@@ -195,6 +196,8 @@ class Omnikit:
         self.webhooks = Webhooks(self)
         """Systems that receive the kit's events as signed POSTs."""
         self.events.durable = self.webhooks.wants
+        self.analytics = Analytics(self)
+        """Contact volumes, channel switches and paths, channel performance."""
 
     def __repr__(self) -> str:
         return f"Omnikit({self.store.url!r}, default_region={self.default_region!r})"

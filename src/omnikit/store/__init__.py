@@ -10,7 +10,7 @@ module (:mod:`omnikit.store.sqlite`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -289,6 +289,16 @@ class StoreTransaction(Protocol):
     def insert_subscription(self, subscription: Subscription) -> None: ...
     def subscriptions(self) -> list[Subscription]: ...
     def delete_subscription(self, subscription_id: str) -> bool: ...
+
+    # analytics
+    def aggregate(
+        self, name: str, sql: Callable[[str], str], params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The rows of a read-only aggregate query. ``sql(dialect)`` writes it for the
+        store's dialect (``"sqlite"``, ``"postgresql"``) with ``:name`` parameters; the
+        text is compiled once per ``name``, so the same name must always give the same
+        text for a dialect."""
+        ...
 
 
 class Store(Protocol):

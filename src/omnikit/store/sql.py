@@ -33,6 +33,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import URL
@@ -286,13 +287,18 @@ class _Statements:
         # of them on every decision and re-parses only those whose revision changed.
         self.settings: dict[tuple[str, str, str], Any] = {}
 
+    @property
+    def dialect(self) -> str:
+        """The dialect's name: ``"sqlite"`` or ``"postgresql"``."""
+        return str(self._dialect.name)
+
     def sql(self, name: str, build: Callable[[], ClauseElement]) -> str:
-        text = self._compiled.get(name)
-        if text is None:
+        compiled = self._compiled.get(name)
+        if compiled is None:
             with self._lock:
-                text = str(build().compile(dialect=self._dialect))
-                self._compiled[name] = text
-        return text
+                compiled = str(build().compile(dialect=self._dialect))
+                self._compiled[name] = compiled
+        return compiled
 
     def backend(self) -> Backend:
         return self._backend
@@ -1594,6 +1600,13 @@ class SqlTransaction(StoreTransaction):
             {"id": subscription_id},
         )
         return bool(cursor.rowcount == 1)
+
+    def aggregate(
+        self, name: str, sql: Callable[[str], str], params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        dialect = self._sql.dialect
+        cursor = self._run(f"aggregate:{name}", lambda: text(sql(dialect)), params)
+        return list(cursor.fetchall())
 
     def erased_at(self, customer_id: str) -> datetime | None:
         row = self._run(
