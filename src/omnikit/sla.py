@@ -62,10 +62,12 @@ def start(case: Case, queue: Queue | None, now: datetime) -> CaseSla | None:
     hours = hours_of(queue)
     old = case.sla if case.sla is not None and case.sla.queue == queue.id else None
     answered = None if old is None else old.first_response_at
+    answered_in = None if old is None else old.first_response_business
     waiting = None if old is None else old.waiting_since
     sla = CaseSla(
         queue=queue.id,
         first_response_at=answered,
+        first_response_business=answered_in,
         waiting_since=waiting,
         breached=() if old is None else old.breached,
         first_response_due=_due(hours, case.created_at, policy.first_response)
@@ -92,7 +94,16 @@ def after_interaction(case: Case, queue: Queue | None, interaction: Interaction)
     at = interaction.occurred_at
     if interaction.direction is Direction.OUTBOUND:
         if sla.first_response_at is None:
-            return sla.model_copy(update={"first_response_at": at, "first_response_due": None})
+            taken = _business_time(
+                sla, hours_of(queue), SlaTarget.FIRST_RESPONSE, policy.first_response, case, at
+            )
+            return sla.model_copy(
+                update={
+                    "first_response_at": at,
+                    "first_response_due": None,
+                    "first_response_business": taken,
+                }
+            )
         return sla.model_copy(update={"waiting_since": None, "next_response_due": None})
     if interaction.direction is Direction.INBOUND and sla.first_response_at is not None:
         if sla.waiting_since is not None:
@@ -116,8 +127,12 @@ def after_status(case: Case, queue: Queue | None, old: CaseStatus, now: datetime
     new = case.status
     hours = hours_of(queue)
     if not new.is_open:  # resolved or closed: every clock stops
+        taken = sla.resolution_business
+        if old.is_open:
+            taken = _business_time(sla, hours, SlaTarget.RESOLUTION, policy.resolution, case, now)
         return sla.model_copy(
             update={
+                "resolution_business": taken,
                 "first_response_due": None,
                 "next_response_due": None,
                 "resolution_due": None,
@@ -137,6 +152,28 @@ def after_status(case: Case, queue: Queue | None, old: CaseStatus, now: datetime
 def breached_targets(sla: CaseSla, at: datetime) -> list[SlaTarget]:
     """The running targets that were due at or before ``at`` and not yet recorded."""
     return [target for target, due in sla.due().items() if due <= at and target not in sla.breached]
+
+
+def _business_time(
+    sla: CaseSla,
+    hours: BusinessHours,
+    target: SlaTarget,
+    span: timedelta | None,
+    case: Case,
+    at: datetime,
+) -> float:
+    """Business seconds from the case's opening to ``at`` on ``target``'s clock: the
+    policy's span less what is left of it (pauses do not count), or, for a target the
+    policy does not track, the business time since the case was opened."""
+    if span is not None:
+        if sla.paused_at is not None and target in sla.remaining:
+            return span.total_seconds() - sla.remaining[target]
+        due = sla.due().get(target)
+        if due is not None:
+            if at <= due:
+                return (span - hours.between(at, due)).total_seconds()
+            return (span + hours.between(due, at)).total_seconds()
+    return hours.between(case.created_at, at).total_seconds()
 
 
 def _due(hours: BusinessHours, since: datetime | None, span: timedelta | None) -> datetime | None:

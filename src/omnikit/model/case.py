@@ -76,6 +76,11 @@ class CaseSla(Model):
     resolution_due: UtcDatetime | None = None
     first_response_at: UtcDatetime | None = None
     """When the business first answered."""
+    first_response_business: float | None = None
+    """Business seconds from the case's opening to the first answer, pauses left out
+    (what analytics reports as first-response time)."""
+    resolution_business: float | None = None
+    """Business seconds from the case's opening to its resolution, pauses left out."""
     waiting_since: UtcDatetime | None = None
     """When the customer wrote after an answer and is still waiting for the next."""
     paused_at: UtcDatetime | None = None
