@@ -195,16 +195,18 @@ def import_file(
         if kind == "csv":
             rows, header = _csv_rows(text, source, columns)
             sink: _Sink = _CsvSink(target, header)
+            ignored = {name for name in header if name and columns.target(name) is None}
         else:
             rows = _jsonl_rows(text, source, columns)
             sink = _JsonSink(target)
+            ignored = set()
 
         def report(done: int) -> None:
             if progress is not None:
                 progress(done, counter.position / total if total else 1.0)
 
         with sink:
-            return _run(kit, rows, columns, region, size, sink, report)
+            return _run(kit, rows, columns, region, size, sink, report, ignored)
     finally:
         counter.close()
 
@@ -253,7 +255,7 @@ def import_rows(
             progress(done, None)
 
     with sink:
-        return _run(kit, numbered(), columns, region, size, sink, report)
+        return _run(kit, numbered(), columns, region, size, sink, report, set())
 
 
 # options -----------------------------------------------------------------------------------
@@ -480,7 +482,8 @@ def _csv_rows(text: IO[str], path: Path, columns: _Columns) -> tuple[Iterator[_R
                     start,
                     record,
                     None,
-                    f"the row has {len(record)} fields and the header {width}",
+                    f"the row has {len(record)} fields and the header {width} "
+                    f"(left over: {', '.join(map(repr, record[width:]))[:200]})",
                 )
                 continue
             fields = {}
@@ -593,7 +596,7 @@ class _CsvSink(_FileSink):
     def write(self, raw: _Raw, reason: str) -> None:
         self._open()
         cells = list(raw.original) if isinstance(raw.original, list) else []
-        cells = (cells + [""] * len(self._header))[: max(len(self._header), len(cells))]
+        cells = (cells + [""] * len(self._header))[: len(self._header)]
         self._writer.writerow([*cells, raw.line, reason])
         self.written += 1
 
@@ -789,9 +792,9 @@ def _run(
     size: int,
     sink: _Sink,
     report: Callable[[int], None],
+    ignored: set[str],
 ) -> ImportResult:
     tally = _Tally()
-    ignored: set[str] = set()
 
     def reject(raw: _Raw, reason: str) -> None:
         sink.write(raw, reason)
