@@ -96,6 +96,7 @@ _IDENTIFIERS = ("phone", "email", "address", "handles", "external_ids")
 _PREFIXES = ("handles.", "external_ids.")
 _ATTEMPTS = 5
 _KEPT_REJECTS = 100
+_CACHE_SIZE = 200_000
 _DERIVED_PREFIX = "import:"
 
 Progress = Callable[[int, float | None], object]
@@ -631,15 +632,19 @@ class _Row:
 _PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
 
 
-def _parse(kit: Omnikit, fields: dict[str, Any], region: str | None) -> _Row | str:
+def _parse(
+    kit: Omnikit, fields: dict[str, Any], region: str | None, cache: dict[Any, Any]
+) -> _Row | str:
     """The row's identifiers and interaction, or the reason it cannot be imported."""
     try:
-        return _parse_fields(kit, fields, region)
+        return _parse_fields(kit, fields, region, cache)
     except OmnikitError as error:
         return str(error)
 
 
-def _parse_fields(kit: Omnikit, fields: dict[str, Any], region: str | None) -> _Row:
+def _parse_fields(
+    kit: Omnikit, fields: dict[str, Any], region: str | None, cache: dict[Any, Any]
+) -> _Row:
     missing = [name for name in REQUIRED if name not in fields]
     if missing:
         raise ValidationError(f"no value for {', '.join(map(repr, missing))}")
@@ -650,15 +655,31 @@ def _parse_fields(kit: Omnikit, fields: dict[str, Any], region: str | None) -> _
             handles[name.removeprefix("handles.")] = _text(value, name)
         elif name.startswith("external_ids."):
             external_ids[name.removeprefix("external_ids.")] = _text(value, name, numbers=True)
-    identifiers = collect_identifiers(
-        phone=_optional(fields.get("phone"), "phone", numbers=True),
-        email=_optional(fields.get("email"), "email"),
-        handles=handles or None,
-        external_ids=external_ids or None,
-        address=_optional(fields.get("address"), "address"),
-        region=region,
-        channels=kit.channels,
-    )
+    phone = _optional(fields.get("phone"), "phone", numbers=True)
+    email = _optional(fields.get("email"), "email")
+    address = _optional(fields.get("address"), "address")
+    # A customer's identifiers repeat from row to row: normalise each combination once.
+    key = (phone, email, address, tuple(handles.items()), tuple(external_ids.items()))
+    found = cache.get(key)
+    if found is None:
+        try:
+            found = collect_identifiers(
+                phone=phone,
+                email=email,
+                handles=handles or None,
+                external_ids=external_ids or None,
+                address=address,
+                region=region,
+                channels=kit.channels,
+            )
+        except OmnikitError as error:
+            found = str(error)
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[key] = found
+    if isinstance(found, str):
+        raise ValidationError(found)
+    identifiers = found
     if not identifiers:
         raise ValidationError(
             "no identifier: give a phone, email, address, handles or external_ids value"
@@ -802,6 +823,7 @@ def _run(
             tally.rejects.append(Reject(line=raw.line, reason=reason))
 
     batch: list[_Row] = []
+    cache: dict[Any, Any] = {}
     last_line = 0
     try:
         for raw in rows:
@@ -811,7 +833,7 @@ def _run(
             if raw.fields is None:
                 reject(raw, raw.problem or "the row cannot be read")
                 continue
-            parsed = _parse(kit, raw.fields, region)
+            parsed = _parse(kit, raw.fields, region, cache)
             if isinstance(parsed, str):
                 reject(raw, parsed)
                 continue
