@@ -2,13 +2,19 @@
 
 ``omnikit demo`` plays the web shop → phone → e-mail → store story on an SQLite file
 and prints the customer card and the journey; ``omnikit serve`` runs the webhook
-receiver (``omnikit.server``) with uvicorn.
+receiver (``omnikit.server``) with uvicorn. The operator commands (``import``,
+``card``, ``journey``, ``export``, ``erase``, ``db upgrade``) work on the store at
+``--url`` and share one way of failing: ``error: <message>`` on stderr and an exit
+code that says what kind of failure it was (``EXIT_CODES``; ``--debug`` shows the
+traceback instead). See ``docs/cli.md``.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,7 +34,21 @@ from omnikit.model import CustomerCard, Journey
 if TYPE_CHECKING:
     from omnikit.server import ServeConfig
 
-__all__ = ["app", "main", "render_card", "render_journey"]
+__all__ = ["EXIT_CODES", "app", "main", "render_card", "render_journey"]
+
+EXIT_CODES = {
+    0: "done",
+    1: "done, but some rows were rejected (omnikit import)",
+    2: "bad usage or input: an unknown option, a value that breaks a rule, a bad file",
+    3: "not found: no such customer, or no store at --url",
+    4: "conflict: identifiers of different customers, a customer erased already",
+    5: "the store failed: it cannot be opened, upgraded or reached",
+    6: "cancelled: erase was not confirmed",
+}
+"""The operator commands' exit codes and what each means."""
+
+_DEBUG = [False]
+"""Whether the root option ``--debug`` was given (set by the root callback)."""
 
 
 def render_card(console: Console, card: CustomerCard) -> None:
@@ -99,8 +119,13 @@ if _MISSING is None:
     )
 
     @app.callback()
-    def _root() -> None:
+    def _root(
+        debug: Annotated[
+            bool, typer.Option("--debug", help="On an error, show the full traceback.")
+        ] = False,
+    ) -> None:
         """omnikit: one customer, one timeline, one case, on every channel."""
+        _DEBUG[0] = debug
 
     @app.command()
     def demo(
@@ -232,6 +257,328 @@ if _MISSING is None:
             raise typer.Exit(code=1) from None
         finally:
             the_kit.close()
+
+
+# The operator commands: import, card, journey, export, erase, db upgrade ----------------------
+
+
+def _exit_code(error: BaseException) -> int:
+    """The exit code for an omnikit error (see ``EXIT_CODES``)."""
+    from omnikit.errors import (
+        AdapterError,
+        ConflictError,
+        InvalidTransitionError,
+        NotFoundError,
+        StoreError,
+    )
+
+    if isinstance(error, NotFoundError):
+        return 3
+    if isinstance(error, ConflictError | InvalidTransitionError):
+        return 4
+    if isinstance(error, StoreError | AdapterError):
+        return 5
+    return 2
+
+
+@contextmanager
+def _failures() -> Iterator[None]:
+    """Turn an omnikit error into ``error: <message>`` on stderr and its exit code; with
+    the root option ``--debug`` the error propagates with its traceback."""
+    from omnikit.errors import OmnikitError
+
+    try:
+        yield
+    except OmnikitError as error:
+        if _DEBUG[0]:
+            raise
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=_exit_code(error)) from None
+
+
+def _open(url: str | None, region: str | None, *, create: bool = False) -> Omnikit:
+    """The kit on the store at ``url`` (default: ``OMNIKIT_URL``, else ``./omnikit.db``).
+
+    Only ``create`` makes a new SQLite file; otherwise a missing file is
+    ``NotFoundError``, so that a mistyped path does not leave an empty store behind.
+    """
+    import os
+
+    from omnikit.errors import NotFoundError
+    from omnikit.kit import DEFAULT_URL
+
+    target = url or os.environ.get("OMNIKIT_URL") or DEFAULT_URL
+    path = _sqlite_file(target)
+    if not create and path is not None and not path.exists():
+        raise NotFoundError(
+            f"no store at {target!r}: the file {str(path)!r} does not exist "
+            "(give --url or set OMNIKIT_URL)"
+        )
+    return Omnikit(target, default_region=region)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of an ``sqlite:///`` URL; ``None`` for memory or another database."""
+    if not url.lower().startswith("sqlite:///"):
+        return None
+    name = url[len("sqlite:///") :].split("?", 1)[0]
+    return None if name in ("", ":memory:") else Path(name)
+
+
+def _customer_id(kit: Omnikit, who: str, region: str | None) -> str:
+    """The id of the customer ``who`` names: an id, an e-mail address, ``system:id``
+    (an external id), or a phone number in any written form."""
+    import re
+
+    from omnikit.errors import NotFoundError
+
+    text = who.strip()
+    if re.fullmatch(
+        r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", text
+    ):
+        return kit.customers.get(text.lower()).id
+    if "@" in text:
+        found, what = kit.customers.find(email=text), "e-mail address"
+    elif ":" in text:
+        system, _, value = text.partition(":")
+        found, what = kit.customers.find(external_ids={system: value.strip()}), "external id"
+    else:
+        found, what = kit.customers.find(phone=text, region=region), "phone number"
+    if found is None:
+        raise NotFoundError(f"no customer with {what} {text!r}")
+    return found.id
+
+
+_URL_HELP = "Store URL (default: OMNIKIT_URL, else ./omnikit.db)."
+_REGION_HELP = "Region for phone numbers written without a country code, e.g. NL."
+
+if _MISSING is None:
+
+    @app.command("import")
+    def import_(
+        file: Annotated[Path, typer.Argument(help="CSV (with a header row) or JSON Lines file.")],
+        format: Annotated[
+            str | None, typer.Option("--format", help="csv or jsonl (default: by suffix).")
+        ] = None,
+        map_: Annotated[
+            list[str] | None,
+            typer.Option("--map", help="COLUMN=FIELD: read a column as a field; repeatable."),
+        ] = None,
+        rejects: Annotated[
+            Path | None,
+            typer.Option(
+                help="Reject file (default: FILE's name with .rejects before the suffix)."
+            ),
+        ] = None,
+        region: Annotated[str | None, typer.Option(help=_REGION_HELP)] = None,
+        encoding: Annotated[str, typer.Option(help="The file's text encoding.")] = "utf-8",
+        batch_size: Annotated[int, typer.Option(help="Rows per transaction.")] = 1000,
+        url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
+    ) -> None:
+        """Import interactions with their customers' identifiers from a CSV or JSON Lines
+        file. Bad rows go to a reject file with their line and reason; re-running a file
+        imports nothing twice. Exit code 1 when rows were rejected.
+
+        Example: omnikit import contacts.csv --map Telefoon=phone --map Datum=occurred_at
+        """
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+        from omnikit.errors import ValidationError
+        from omnikit.importer import import_file
+
+        with _failures():
+            mapping: dict[str, str] = {}
+            for item in map_ or []:
+                column, sep, target = item.partition("=")
+                if not sep or not column.strip() or not target.strip():
+                    raise ValidationError(f"--map {item!r} must look like COLUMN=FIELD")
+                mapping[column.strip()] = target.strip()
+            console = Console(stderr=True)
+            bar = Progress(
+                TextColumn("importing"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.fields[rows]:,} rows"),
+                console=console,
+                disable=not console.is_terminal,
+                transient=True,
+            )
+            task = bar.add_task("import", total=1.0, rows=0)
+
+            def progress(rows: int, fraction: float | None) -> None:
+                bar.update(task, completed=fraction or 0.0, rows=rows)
+
+            with _open(url, region, create=True) as kit, bar:
+                result = import_file(
+                    kit,
+                    file,
+                    format=format,  # type: ignore[arg-type]
+                    mapping=mapping,
+                    rejects=rejects,
+                    region=region,
+                    encoding=encoding,
+                    batch_size=batch_size,
+                    progress=progress,
+                )
+        summary = (
+            f"read {result.rows_read:,} rows: {result.imported:,} imported, "
+            f"{result.already_present:,} already present, {result.rejected:,} rejected"
+        )
+        if result.rejects_path is not None:
+            summary += f" (see {result.rejects_path})"
+        summary += f"; {result.customers_created:,} new customers"
+        if result.ignored_columns:
+            summary += f"; columns left out: {', '.join(result.ignored_columns)}"
+        typer.echo(summary)
+        if result.rejected:
+            raise typer.Exit(code=1)
+
+    @app.command()
+    def card(
+        who: Annotated[
+            str, typer.Argument(help="Customer id, e-mail address, phone number or system:id.")
+        ],
+        region: Annotated[str | None, typer.Option(help=_REGION_HELP)] = None,
+        url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
+    ) -> None:
+        """Print a customer's card: identities, open cases, channels, recent contacts.
+
+        Example: omnikit card "06 1234 5678" --region NL
+        """
+        with _failures(), _open(url, region) as kit:
+            render_card(Console(), kit.customer_card(_customer_id(kit, who, region)))
+
+    @app.command()
+    def journey(
+        who: Annotated[
+            str, typer.Argument(help="Customer id, e-mail address, phone number or system:id.")
+        ],
+        region: Annotated[str | None, typer.Option(help=_REGION_HELP)] = None,
+        url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
+    ) -> None:
+        """Print a customer's journey: every contact, oldest first, and the channel path.
+
+        Example: omnikit journey 0194d3a0-7c1e-7000-8000-000000000001
+        """
+        with _failures(), _open(url, region) as kit:
+            render_journey(Console(), kit.journey(_customer_id(kit, who, region)))
+
+    @app.command()
+    def export(
+        who: Annotated[
+            str, typer.Argument(help="Customer id, e-mail address, phone number or system:id.")
+        ],
+        out: Annotated[
+            Path | None, typer.Option(help="Write the JSON here instead of to stdout.")
+        ] = None,
+        region: Annotated[str | None, typer.Option(help=_REGION_HELP)] = None,
+        url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
+    ) -> None:
+        """Print everything omnikit holds about a customer as JSON (a data subject's
+        access request).
+
+        Example: omnikit export jan@example.nl --out jan.json
+        """
+        import json
+
+        from omnikit.errors import ValidationError
+
+        with _failures(), _open(url, region) as kit:
+            data = kit.customers.export(_customer_id(kit, who, region))
+            text = json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n"
+            if out is None:
+                typer.echo(text, nl=False)
+                return
+            try:
+                out.write_text(text, encoding="utf-8")
+            except OSError as error:
+                raise ValidationError(f"cannot write {str(out)!r}: {error.strerror}") from None
+            typer.echo(f"wrote {out}", err=True)
+
+    @app.command()
+    def erase(
+        who: Annotated[
+            str, typer.Argument(help="Customer id, e-mail address, phone number or system:id.")
+        ],
+        reason: Annotated[str, typer.Option(help="Why, for the audit trail.")],
+        yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+        actor: Annotated[str | None, typer.Option(help="Who asked, for the audit trail.")] = None,
+        region: Annotated[str | None, typer.Option(help=_REGION_HELP)] = None,
+        url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
+    ) -> None:
+        """Erase a customer's personal data, keeping anonymous contact facts. Asks for
+        confirmation unless --yes; exit code 6 when not confirmed.
+
+        Example: omnikit erase jan@example.nl --reason "request of 2026-03-01" --yes
+        """
+        with _failures(), _open(url, region) as kit:
+            customer = kit.customers.get(_customer_id(kit, who, region))
+            if not yes:
+                label = f"{customer.name} ({customer.id})" if customer.name else customer.id
+                try:
+                    confirmed = typer.confirm(f"Erase customer {label}? This cannot be undone")
+                except typer.Abort:  # no answer (end of input)
+                    typer.echo("", err=True)
+                    confirmed = False
+                if not confirmed:
+                    typer.echo("error: not erased: not confirmed (pass --yes)", err=True)
+                    raise typer.Exit(code=6)
+            kit.customers.erase(customer.id, reason=reason, actor=actor)
+        typer.echo(f"erased customer {customer.id}")
+
+    db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
+    app.add_typer(db_app, name="db")
+
+    @db_app.command("upgrade")
+    def db_upgrade(url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None) -> None:
+        """Bring the store's schema at --url to the newest revision; print the revision
+        before and after.
+
+        Example: omnikit db upgrade --url postgresql://omnikit@db.internal/omnikit
+        """
+        with _failures():
+            before, after = _upgrade(url)
+        typer.echo(f"schema revision: {before or '(empty store)'} -> {after}")
+
+
+def _upgrade(url: str | None) -> tuple[str | None, str | None]:
+    """Migrate the store at ``url`` (not created when it is a missing SQLite file);
+    return the schema revision before and after."""
+    import os
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from omnikit.errors import NotFoundError, StoreError, ValidationError
+    from omnikit.kit import DEFAULT_URL
+    from omnikit.store.migrate import current_revision, upgrade
+
+    target = url or os.environ.get("OMNIKIT_URL") or DEFAULT_URL
+    path = _sqlite_file(target)
+    if path is not None and not path.exists():
+        raise NotFoundError(f"no store at {target!r}: the file {str(path)!r} does not exist")
+    scheme = target.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme == "sqlite":
+        from omnikit.store.sqlite import create_sqlite_engine as create
+    elif scheme in ("postgresql", "postgres"):
+        from omnikit.store.postgres import create_postgres_engine as create
+    else:
+        raise ValidationError(
+            f"{scheme!r} is not a supported store: use sqlite:///file.db or "
+            "postgresql://user:password@host/database"
+        )
+    engine = create(target)
+    try:
+        with engine.connect() as connection:
+            before = current_revision(connection)
+        upgrade(engine)
+        with engine.connect() as connection:
+            after = current_revision(connection)
+    except SQLAlchemyError as error:
+        cause = getattr(error, "orig", None) or error
+        raise StoreError(f"cannot reach the store: {cause}") from None
+    finally:
+        engine.dispose()
+    return before, after
 
 
 def _configured(

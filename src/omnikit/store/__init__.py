@@ -72,6 +72,24 @@ class StoreTransaction(Protocol):
         ...
 
     def insert_identity(self, identity: Identity) -> None: ...
+    def insert_customers(self, customers: Sequence[Customer]) -> None:
+        """Insert new customers and their identities in few statements (a bulk import)."""
+        ...
+
+    def insert_identities(self, identities: Sequence[Identity]) -> None:
+        """Insert identities in few statements (a bulk import)."""
+        ...
+
+    def find_identities_in(self, kind: str, scope: str, values: Sequence[str]) -> list[Identity]:
+        """``find_identities`` for many values of one kind and scope, in few queries."""
+        ...
+
+    def customer_profiles(
+        self, customer_ids: Sequence[str]
+    ) -> dict[str, tuple[str | None, str | None]]:
+        """``{id: (name, language)}`` of the given customers, in few queries; unknown ids
+        are left out."""
+        ...
 
     # interactions
     def insert_interaction(self, interaction: Interaction) -> bool:
@@ -83,6 +101,11 @@ class StoreTransaction(Protocol):
         ...
 
     def get_interaction(self, interaction_id: str) -> Interaction | None: ...
+    def interaction_owners(self, channel: str, external_ids: Sequence[str]) -> dict[str, str]:
+        """``{external_id: customer_id}`` of the channel's interactions with one of
+        these external ids, in few queries."""
+        ...
+
     def interaction_by_external_id(self, channel: str, external_id: str) -> Interaction | None: ...
     def recent_interactions(self, customer_id: str, limit: int) -> list[Interaction]:
         """The customer's newest interactions, newest first."""

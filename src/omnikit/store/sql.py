@@ -185,6 +185,43 @@ def _merged_of(size: int) -> Callable[[], ClauseElement]:
     return build
 
 
+def _identities_in(size: int) -> Callable[[], ClauseElement]:
+    """Build ``SELECT * FROM identities WHERE kind = … AND scope = … AND value IN (…)``."""
+
+    def build() -> ClauseElement:
+        return select(identities).where(
+            identities.c.kind == bindparam("kind"),
+            identities.c.scope == bindparam("scope"),
+            identities.c.value.in_([bindparam(f"i{n}") for n in range(size)]),
+        )
+
+    return build
+
+
+def _profiles_of(size: int) -> Callable[[], ClauseElement]:
+    """Build ``SELECT id, name, language FROM customers WHERE id IN (size ids)``."""
+
+    def build() -> ClauseElement:
+        return select(customers.c.id, customers.c.name, customers.c.language).where(
+            customers.c.id.in_([bindparam(f"i{n}") for n in range(size)])
+        )
+
+    return build
+
+
+def _owners_of(size: int) -> Callable[[], ClauseElement]:
+    """Build ``SELECT external_id, customer_id FROM interactions WHERE channel = … AND
+    external_id IN (size ids)``."""
+
+    def build() -> ClauseElement:
+        return select(interactions.c.external_id, interactions.c.customer_id).where(
+            interactions.c.channel == bindparam("channel"),
+            interactions.c.external_id.in_([bindparam(f"i{n}") for n in range(size)]),
+        )
+
+    return build
+
+
 def _mover(table: Table, size: int) -> Callable[[], ClauseElement]:
     """Build ``UPDATE table SET customer_id = … WHERE id IN (size ids)``."""
 
@@ -484,7 +521,91 @@ class SqlTransaction(StoreTransaction):
             _identity_params(identity),
         )
 
+    def insert_customers(self, customers_: Sequence[Customer]) -> None:
+        if not customers_:
+            return
+        rows = [
+            {
+                "id": customer.id,
+                "name": customer.name,
+                "language": customer.language,
+                "attributes": json.dumps(customer.attributes, ensure_ascii=False),
+                "created_at": to_micros(customer.created_at),
+                "updated_at": to_micros(customer.updated_at),
+                "merged_into": None,
+                "erased_at": None,
+            }
+            for customer in customers_
+        ]
+        self._executemany(
+            self._sql.sql(
+                "insert_customer", lambda: insert(customers).values(_all_params(customers))
+            ),
+            rows,
+        )
+        self.insert_identities([i for customer in customers_ for i in customer.identities])
+
+    def insert_identities(self, identities_: Sequence[Identity]) -> None:
+        if not identities_:
+            return
+        self._executemany(
+            self._sql.sql(
+                "insert_identity", lambda: insert(identities).values(_all_params(identities))
+            ),
+            [_identity_params(identity) for identity in identities_],
+        )
+
+    def _executemany(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        def send() -> int:
+            self._send([])  # the pending BEGIN, if any
+            cursor = self._cur
+            cursor.executemany(sql, rows)
+            return int(cursor.rowcount)
+
+        return self._first(send) if self._pending else send()
+
+    def find_identities_in(self, kind: str, scope: str, values: Sequence[str]) -> list[Identity]:
+        wanted = list(dict.fromkeys(values))
+        found: list[Identity] = []
+        for start in range(0, len(wanted), _MOVE_CHUNK):
+            chunk = wanted[start : start + _MOVE_CHUNK]
+            params: dict[str, Any] = {f"i{n}": value for n, value in enumerate(chunk)}
+            params.update(kind=kind, scope=scope)
+            rows = self._run(
+                f"find_identities_in_{len(chunk)}", _identities_in(len(chunk)), params
+            ).fetchall()
+            found.extend(_identity(row) for row in rows)
+        return found
+
+    def customer_profiles(
+        self, customer_ids: Sequence[str]
+    ) -> dict[str, tuple[str | None, str | None]]:
+        ids = list(dict.fromkeys(customer_ids))
+        found: dict[str, tuple[str | None, str | None]] = {}
+        for start in range(0, len(ids), _MOVE_CHUNK):
+            chunk = ids[start : start + _MOVE_CHUNK]
+            rows = self._run(
+                f"customer_profiles_{len(chunk)}",
+                _profiles_of(len(chunk)),
+                {f"i{n}": customer_id for n, customer_id in enumerate(chunk)},
+            ).fetchall()
+            found.update({str(row[0]): (row[1], row[2]) for row in rows})
+        return found
+
     # interactions -------------------------------------------------------------------
+
+    def interaction_owners(self, channel: str, external_ids: Sequence[str]) -> dict[str, str]:
+        wanted = list(dict.fromkeys(external_ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), _MOVE_CHUNK):
+            chunk = wanted[start : start + _MOVE_CHUNK]
+            params: dict[str, Any] = {f"i{n}": value for n, value in enumerate(chunk)}
+            params["channel"] = channel
+            rows = self._run(
+                f"interaction_owners_{len(chunk)}", _owners_of(len(chunk)), params
+            ).fetchall()
+            found.update({str(row[0]): str(row[1]) for row in rows})
+        return found
 
     def _insert_interaction_sql(self) -> str:
         backend = self._sql.backend()
