@@ -61,6 +61,7 @@ from omnikit.identity import (
     normalize_handle,
     normalize_phone,
 )
+from omnikit.importer import ImportResult, Reject, import_file, import_rows
 from omnikit.inbound import Adapters, ReceiveResult
 from omnikit.kit import Omnikit, RecordData
 from omnikit.message import Message, Rendered, SmsInfo, Variant, render, sms_segments
@@ -161,6 +162,7 @@ __all__ = [
     "HolidayCalendar",
     "Identity",
     "IdentityKind",
+    "ImportResult",
     "InboundEvent",
     "InboundRequest",
     "Interaction",
@@ -195,6 +197,7 @@ __all__ = [
     "QuietHours",
     "ReceiveResult",
     "RecordData",
+    "Reject",
     "Rendered",
     "Response",
     "Routing",
@@ -220,6 +223,8 @@ __all__ = [
     "Webhooks",
     "Work",
     "__version__",
+    "import_file",
+    "import_rows",
     "normalize_address",
     "normalize_email",
     "normalize_external_id",
