@@ -72,6 +72,9 @@ class StoreTransaction(Protocol):
         ...
 
     def insert_identity(self, identity: Identity) -> None: ...
+    def has_customers(self) -> bool:
+        """True when the store holds at least one customer (merged or erased ones count)."""
+        ...
 
     # interactions
     def insert_interaction(self, interaction: Interaction) -> bool:
