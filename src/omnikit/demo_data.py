@@ -24,6 +24,7 @@ import random
 import time as timer
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -197,7 +198,7 @@ _QUEUES = (
             Priority.NORMAL: SlaPolicy(
                 first_response=6 * _H,
                 next_response=8 * _H,
-                resolution=36 * _H,
+                resolution=48 * _H,
                 pause_when_pending=True,
             ),
             Priority.HIGH: SlaPolicy(
@@ -210,12 +211,12 @@ _QUEUES = (
 # purposes and channels ------------------------------------------------------------------
 
 _PURPOSES: dict[str, tuple[int, dict[str, int]]] = {
-    "delivery": (20, {"email": 4, "phone": 4, "whatsapp": 4, "webchat": 3, "sms": 1, "app": 1}),
+    "delivery": (20, {"email": 4, "phone": 4, "whatsapp": 4, "webchat": 3, "sms": 1, "twitter": 1}),
     "order": (13, {"email": 4, "phone": 3, "whatsapp": 2, "webchat": 3, "app": 1}),
     "return": (13, {"email": 4, "webchat": 2, "phone": 2, "store": 4, "whatsapp": 2}),
     "product_question": (17, {"webchat": 5, "store": 5, "phone": 2, "email": 2, "whatsapp": 2}),
     "invoice": (9, {"email": 6, "phone": 3, "post": 1}),
-    "complaint": (8, {"twitter": 3, "email": 4, "phone": 3, "store": 1}),
+    "complaint": (8, {"twitter": 6, "email": 4, "phone": 3, "store": 1}),
     "account": (7, {"email": 3, "phone": 3, "webchat": 2, "app": 2}),
     "repair": (6, {"store": 4, "phone": 3, "email": 2}),
 }
@@ -332,20 +333,32 @@ def generate(
     )
     clock = SteppedClock(period[0])
     totals = _Totals()
-    with Omnikit(
-        "sqlite:///:memory:",
-        default_region="NL",
-        clock=clock,
-        continuity_window=kit.continuity_window,
-        reopen_window=kit.reopen_window,
-    ) as shadow:
+    with (
+        Omnikit(
+            "sqlite:///:memory:",
+            default_region="NL",
+            clock=clock,
+            continuity_window=kit.continuity_window,
+            reopen_window=kit.reopen_window,
+        ) as shadow,
+        ThreadPoolExecutor(1, thread_name_prefix="omnikit-demo") as writer,
+    ):
+        # One batch is written (the database works, mostly without the GIL) while the
+        # next is played; batches are written in order, one at a time.
+        writing: Future[None] | None = None
         for first in range(0, customers, _BATCH):
             batch = _Batch(shadow, clock, queues, period)
             for n in range(first, min(first + _BATCH, customers)):
                 _Person(batch, n, random.Random(f"{seed}:{n}")).play()
-            batch.write(kit, totals)
+            if writing is not None:
+                writing.result()
+                if progress is not None:
+                    progress(first)
+            writing = writer.submit(batch.write, kit, totals)
+        if writing is not None:
+            writing.result()
             if progress is not None:
-                progress(min(first + _BATCH, customers))
+                progress(customers)
     return totals.result(timer.perf_counter() - began)
 
 
@@ -553,7 +566,7 @@ class _Person:
         self.phone = f"6{n % 5 + 1}{(n * 7919 + 1234567) % 10_000_000:07d}"
         self.email = f"{plain}{n}@{rng.choice(_DOMAINS)}"
         self.webshop = f"C-{100_000 + n}" if rng.random() < 0.6 else None
-        self.handle = f"@{plain.replace('.', '_')[:9]}{n}" if rng.random() < 0.08 else None
+        self.handle = f"@{plain.replace('.', '_')[:9]}{n}" if rng.random() < 0.12 else None
         self.address: str | None = None
         if rng.random() < 0.35:
             city, postcode = rng.choice(_CITIES)
@@ -572,10 +585,10 @@ class _Person:
         rng, batch = self.rng, self.batch
         span = (batch.end - batch.start).total_seconds()
         plans: list[tuple[datetime, str]] = []
-        orders = _poisson(rng, 1.3) if self.has_email or self.webshop else 0
+        orders = _poisson(rng, 1.5) if self.has_email or self.webshop else 0
         for _ in range(orders):
             plans.append((batch.start + timedelta(seconds=rng.uniform(0, span)), "shop"))
-        for _ in range(_poisson(rng, 0.75)):
+        for _ in range(_poisson(rng, 1.0)):
             plans.append((batch.start + timedelta(seconds=rng.uniform(0, span)), "service"))
         if self.address and rng.random() < 0.1:
             plans.append((batch.start + timedelta(seconds=rng.uniform(0, span * 0.8)), "post"))
@@ -747,7 +760,7 @@ class _Person:
         """From triage to resolution: answers, questions back, the customer's answers
         (on the same channel or another), a hand-over now and then."""
         rng = self.rng
-        reply_at = _SERVICE_HOURS.add(at, timedelta(hours=rng.lognormvariate(1.0, 1.1)))
+        reply_at = _SERVICE_HOURS.add(at, timedelta(hours=rng.lognormvariate(0.5, 0.9)))
         self._assign(case_id, owner, reply_at - timedelta(minutes=rng.uniform(2, 30)))
         self._move(case_id, CaseStatus.OPEN, reply_at - timedelta(minutes=1), owner)
         now = self._answer(case_id, channel, owner, reply_at, purpose)
@@ -783,7 +796,7 @@ class _Person:
             if live:
                 now = wrote + timedelta(minutes=rng.uniform(4, 20))
             else:
-                now = _SERVICE_HOURS.add(wrote, timedelta(hours=rng.lognormvariate(0.8, 1.0)))
+                now = _SERVICE_HOURS.add(wrote, timedelta(hours=rng.lognormvariate(0.4, 0.9)))
                 now = self._answer(case_id, channel, owner, now, purpose)
         if rng.random() < 0.9:
             return self._move(
@@ -861,7 +874,7 @@ class _Person:
         self.source = source
         for identifier in wanted:
             self.identities.append(
-                Identity(
+                Identity.trusted(
                     id=new_id(),
                     customer_id=self.id,
                     kind=identifier.kind,
@@ -869,8 +882,12 @@ class _Person:
                     value=identifier.value,
                     raw=identifier.raw,
                     source=source,
+                    verified=False,
                     first_seen_at=at,
                     last_seen_at=at,
+                    undeliverable_reason=None,
+                    undeliverable_at=None,
+                    shared=False,
                 )
             )
         self.updated = at
@@ -1135,7 +1152,7 @@ class _Person:
                 identity = identity.model_copy(update={"last_seen_at": last})
             identities.append(identity)
         self.batch.customers.append(
-            Customer(
+            Customer.trusted(
                 id=self.id,
                 name=self.name,
                 language=self.language,
