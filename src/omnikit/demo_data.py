@@ -619,7 +619,7 @@ class _Person:
     def _shop(self, at: datetime) -> datetime:
         rng = self.rng
         at = _waking(rng, at, 7, 23)
-        number = f"{self.n:06d}{self.counter:02d}"
+        number = f"{100_000 + self.n}-{self.counter + 1}"
         self.record(
             "webshop",
             "inbound",
