@@ -14,6 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -276,6 +278,42 @@ def test_bad_arguments_name_the_value(arguments: dict[str, Any], message: str) -
             assert not tx.has_customers()
 
 
+_ANYTHING = st.one_of(
+    st.none(), st.booleans(), st.floats(allow_nan=False), st.text(max_size=5), st.binary(max_size=3)
+)
+
+
+@pytest.fixture(scope="module")
+def occupied() -> Iterator[Omnikit]:
+    """A store that already holds a customer: valid arguments end in ConflictError."""
+    with Omnikit("sqlite:///:memory:", default_region="NL") as kit:
+        kit.customers.identify(email="jan@example.nl")
+        yield kit
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    customers=st.one_of(st.integers(-3, 2_000_000), _ANYTHING),
+    start=st.one_of(st.dates(), _ANYTHING),
+    end=st.one_of(st.dates(), _ANYTHING),
+    seed=st.one_of(st.integers(), st.text(max_size=8), _ANYTHING),
+)
+def test_any_arguments_are_checked_before_anything_is_written(
+    occupied: Omnikit, customers: object, start: object, end: object, seed: object
+) -> None:
+    valid = (
+        type(customers) is int
+        and 1 <= customers <= 1_000_000
+        and type(start) is date
+        and type(end) is date
+        and start <= end
+        and type(seed) in (int, str)
+    )
+    with pytest.raises(ConflictError if valid else ValidationError):
+        generate(occupied, customers=customers, start=start, end=end, seed=seed)  # type: ignore[arg-type]
+    assert len(customer_ids(occupied)) == 1
+
+
 def test_one_day_is_a_period() -> None:
     with Omnikit("sqlite:///:memory:") as kit:
         data = generate(kit, customers=30, start=date(2026, 2, 2), end=date(2026, 2, 2))
@@ -325,6 +363,14 @@ def test_demo_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "the period is empty" in result.output and "Traceback" not in result.output
     zero = runner.invoke(app, ["demo", "--customers", "0", "--url", url])
     assert zero.exit_code == 2 and "customers 0" in zero.output
+
+
+def test_demo_options_that_do_not_go_together(tmp_path: Path) -> None:
+    both = runner.invoke(app, ["demo", "--customers", "5", "--db", str(tmp_path / "x.db")])
+    assert both.exit_code == 2 and "--customers fills --url, not --db" in both.output
+    alone = runner.invoke(app, ["demo", "--from", "2026-01-01"])
+    assert alone.exit_code == 2 and "go with --customers" in alone.output
+    assert not (tmp_path / "x.db").exists()
 
 
 def test_demo_help_has_an_example() -> None:
