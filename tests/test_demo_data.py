@@ -23,6 +23,7 @@ from omnikit import CaseStatus, ConflictError, Omnikit, ValidationError
 from omnikit.cli import app
 from omnikit.demo_data import DemoData, generate
 from tests.conftest import BACKENDS, make_url
+from tests.test_quickstart import python_blocks
 
 N = 200
 SEED = 7
@@ -378,6 +379,15 @@ def test_demo_help_has_an_example() -> None:
     assert result.exit_code == 0
     assert "Example: omnikit demo --customers 10000" in result.output
     assert "--customers" in result.output and "--seed" in result.output
+
+
+def test_the_docs_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = Path(__file__).parent.parent / "docs" / "demo.md"
+    (block,) = python_blocks(docs.read_text(encoding="utf-8"))
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "docs/demo.md", "exec"), namespace)
+    assert namespace["data"].customers == 500 and (tmp_path / "demo.db").exists()
 
 
 @pytest.mark.slow
