@@ -416,3 +416,146 @@ def test_the_api_keeps_working_on_the_demo_store(demo: tuple[Omnikit, DemoData])
     )
     if answer.case_id == case.id:  # continuity joined it: the customer answered
         assert kit.cases.get(case.id).status is CaseStatus.OPEN
+
+
+# the generator writes what the API writes ------------------------------------------------
+
+
+def test_a_story_played_in_memory_equals_the_same_story_through_the_api() -> None:
+    """One story, twice: through the public API on a stepped clock, and through the
+    generator's in-memory path (the facade's case functions on its memory transaction).
+    The stored cases, their histories and the interactions must be the same."""
+    import random
+
+    from omnikit.cases import open_case
+    from omnikit.demo import SteppedClock
+    from omnikit.demo_data import _Batch, _Person, _set_up, _Totals
+    from omnikit.model import Priority
+
+    t0 = datetime(2026, 2, 3, 9, 0, tzinfo=UTC)  # a Tuesday
+    hour = timedelta(hours=1)
+
+    # Through the API.
+    clock = SteppedClock(t0 - hour)
+    api = Omnikit("sqlite:///:memory:", default_region="NL", clock=clock)
+    _set_up(api)
+    jan = api.customers.identify(email="jan@example.nl", name="Jan")
+
+    def at(moment: datetime) -> datetime:
+        clock.at = moment
+        return moment
+
+    def record(moment: datetime, **fields: Any) -> Any:
+        return api.record(customer=jan.id, occurred_at=at(moment), **fields)
+
+    mail = record(t0, channel="email", direction="inbound", kind="message", purpose="delivery")
+    case = api.cases.open(
+        customer=jan.id,
+        subject="Where is my parcel?",
+        interaction=mail,
+        queue="service",
+        priority="normal",
+        actor="ann",
+    )
+    at(t0 + hour)
+    api.cases.assign(case.id, "ann", actor="ann")
+    at(t0 + 2 * hour)
+    api.cases.transition(case.id, "open", actor="ann")
+    # The first answer comes late: the worker records the breach a minute after it was due.
+    due = api.cases.get(case.id).sla.first_response_due  # type: ignore[union-attr]
+    assert due is not None
+    at(due + timedelta(minutes=1))
+    api.cases.check_sla()
+    late = due + 2 * hour
+    record(
+        late,
+        channel="email",
+        direction="outbound",
+        kind="message",
+        purpose="delivery",
+        case=case.id,
+        agent="ann",
+    )
+    at(late + timedelta(minutes=1))
+    api.cases.transition(case.id, "pending", actor="ann")
+    record(
+        late + 3 * hour, channel="whatsapp", direction="inbound", kind="message", purpose="delivery"
+    )  # continuity: the customer answered
+    at(late + 4 * hour)
+    api.cases.transition(case.id, "resolved", actor="ann")
+    record(
+        late + 20 * hour, channel="email", direction="inbound", kind="message", purpose="delivery"
+    )  # within 72 hours: the case reopens
+    at(late + 21 * hour)
+    api.cases.transition(case.id, "resolved", actor="ann")
+
+    # In memory, as the generator plays it.
+    with Omnikit("sqlite:///:memory:", default_region="NL") as target:
+        queues = _set_up(target)
+        memory_clock = SteppedClock(t0)
+        with Omnikit("sqlite:///:memory:", default_region="NL", clock=memory_clock) as shadow:
+            period = (t0 - 30 * hour * 24, t0 + 30 * hour * 24)
+            batch = _Batch(shadow, memory_clock, queues, period)
+            person = _Person(batch, 0, random.Random("story"))
+            person._create(t0 - hour, None)
+            first = person.record("email", "inbound", "message", t0, purpose="delivery", text="")
+            memory_clock.at = t0
+            open_case(
+                shadow,
+                batch.store_tx,
+                customer_id=person.id,
+                subject="Where is my parcel?",
+                priority=Priority.NORMAL,
+                queue="service",
+                channel="email",
+                purpose=("delivery",),
+                actor="ann",
+                interaction=first,
+            )
+            (case_id,) = batch.tx.cases
+            person._assign(case_id, "ann", t0 + hour)
+            person._move(case_id, CaseStatus.OPEN, t0 + 2 * hour, "ann")
+            person.record(
+                "email",
+                "outbound",
+                "message",
+                late,
+                purpose="delivery",
+                text="",
+                case_id=case_id,
+                agent="ann",
+            )
+            person._move(case_id, CaseStatus.PENDING, late + timedelta(minutes=1), "ann")
+            person.record(
+                "whatsapp", "inbound", "message", late + 3 * hour, purpose="delivery", text=""
+            )
+            person._move(case_id, CaseStatus.RESOLVED, late + 4 * hour, "ann")
+            person.record(
+                "email", "inbound", "message", late + 20 * hour, purpose="delivery", text=""
+            )
+            person._move(case_id, CaseStatus.RESOLVED, late + 21 * hour, "ann")
+            person._finish()
+            batch.write(target, _Totals())
+        (stored,) = target.cases.list()
+        expected = api.cases.get(case.id)
+        ignore = {"id", "customer_id"}
+        assert stored.model_dump(exclude=ignore) == expected.model_dump(exclude=ignore)
+
+        def trail(kit: Omnikit, case_id: str) -> list[tuple[Any, ...]]:
+            ids = {i.id: n for n, i in enumerate(kit.cases.interactions(case_id))}
+            return [
+                (e.type, e.at, e.actor, e.before, ids.get(str(e.after), e.after), e.note)
+                for e in kit.cases.history(case_id)
+            ]
+
+        assert trail(target, stored.id) == trail(api, case.id)
+        assert [e[0] for e in trail(api, case.id)].count("sla_breached") == 1
+        steps = [
+            (s.channel, s.direction, s.occurred_at, s.case_id is not None)
+            for s in target.journey(stored.customer_id).steps
+        ]
+        assert steps == [
+            (s.channel, s.direction, s.occurred_at, s.case_id is not None)
+            for s in api.journey(jan.id).steps
+        ]
+    api.close()
