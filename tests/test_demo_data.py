@@ -396,7 +396,7 @@ def test_ten_thousand_customers_on_an_sqlite_file(tmp_path: Path) -> None:
         data = generate(kit, customers=10_000)
     assert data.customers == 10_000
     assert 70_000 <= data.interactions <= 110_000 and 10_000 <= data.cases <= 20_000
-    assert data.seconds < 120  # 24 s of CPU on a 2-core machine; see docs/demo.md
+    assert data.seconds < 120  # 22 s on the idle 2-core machine; see docs/demo.md
 
 
 # last, because it changes the module's stores ----------------------------------------------
