@@ -1,8 +1,9 @@
 """The ``omnikit`` command (typer + rich, in the extra ``omnikit[cli]``).
 
 ``omnikit demo`` plays the web shop → phone → e-mail → store story on an SQLite file
-and prints the customer card and the journey; ``omnikit serve`` runs the webhook
-receiver (``omnikit.server``) with uvicorn. The operator commands (``import``,
+and prints the customer card and the journey (``omnikit demo --customers N`` fills a
+store with synthetic history instead, :mod:`omnikit.demo_data`); ``omnikit serve``
+runs the webhook receiver (``omnikit.server``) with uvicorn. The operator commands (``import``,
 ``card``, ``journey``, ``export``, ``erase``, ``db upgrade``) work on the store at
 ``--url`` and share one way of failing: ``error: <message>`` on stderr and an exit
 code that says what kind of failure it was (``EXIT_CODES``; ``--debug`` shows the
@@ -15,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -133,13 +135,46 @@ if _MISSING is None:
             Path | None,
             typer.Option(help="SQLite file to create (must not exist); default: a new temp file."),
         ] = None,
+        customers: Annotated[
+            int | None,
+            typer.Option(
+                help="Generate this many customers with their history instead of the story."
+            ),
+        ] = None,
+        url: Annotated[
+            str | None,
+            typer.Option(
+                help="Store to fill with --customers (default: OMNIKIT_URL, ./omnikit.db)."
+            ),
+        ] = None,
+        seed: Annotated[int, typer.Option(help="The same seed gives the same history.")] = 42,
+        start: Annotated[
+            datetime | None,
+            typer.Option("--from", formats=["%Y-%m-%d"], help="First day of the history."),
+        ] = None,
+        end: Annotated[
+            datetime | None,
+            typer.Option("--to", formats=["%Y-%m-%d"], help="Last day of the history."),
+        ] = None,
     ) -> None:
-        """Play the web shop → phone → e-mail → store story and print the card and journey.
+        """Play the web shop → phone → e-mail → store story and print the card and
+        journey; with --customers, fill a store with synthetic history for the report.
+
+        Example: omnikit demo --customers 10000 && omnikit report --out report.html
 
         Example: omnikit demo --db demo.db
         """
         from omnikit.demo import SteppedClock, play_scenario
 
+        if customers is not None:
+            if db is not None:
+                typer.echo("omnikit demo: --customers fills --url, not --db", err=True)
+                raise typer.Exit(code=2)
+            _generate(customers, url, seed, start, end)
+            return
+        if url is not None or start is not None or end is not None:
+            typer.echo("omnikit demo: --url, --from and --to go with --customers", err=True)
+            raise typer.Exit(code=2)
         if db is None:
             db = Path(tempfile.mkdtemp(prefix="omnikit-demo-")) / "omnikit-demo.db"
         elif db.exists():
@@ -579,6 +614,82 @@ def _upgrade(url: str | None) -> tuple[str | None, str | None]:
     finally:
         engine.dispose()
     return before, after
+
+
+def _generate(
+    customers: int, url: str | None, seed: int, start: datetime | None, end: datetime | None
+) -> None:
+    """``omnikit demo --customers N``: fill the store with a progress bar, then print
+    what was made; a store that already holds customers is left as it is."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from omnikit import demo_data
+    from omnikit.errors import OmnikitError, ValidationError
+
+    period = {
+        name: value.date() for name, value in (("start", start), ("end", end)) if value is not None
+    }
+    console = Console()
+    try:
+        with Omnikit(url, default_region="NL") as kit:
+            with kit.store.transaction() as tx:
+                full = tx.has_customers()
+            if full:
+                console.print(
+                    f"omnikit demo: {kit.store.url} already holds customers; nothing generated",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                return
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress:
+                task = progress.add_task("customers", total=customers)
+                data = demo_data.generate(
+                    kit,
+                    customers=customers,
+                    seed=seed,
+                    progress=lambda done: progress.update(task, completed=done),
+                    **period,
+                )
+            where = kit.store.url
+    except ValidationError as error:
+        typer.echo(f"omnikit demo: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    except OmnikitError as error:
+        typer.echo(f"omnikit demo: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    table = Table(title="Demo data", show_edge=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, count in (
+        ("customers", data.customers),
+        ("identities", data.identities),
+        ("interactions", data.interactions),
+        ("cases", data.cases),
+        ("case events", data.case_events),
+        ("SLA breaches", data.sla_breaches),
+        ("reopened cases", data.reopened),
+        ("consent records", data.consents),
+        ("undeliverable addresses", data.undeliverable),
+    ):
+        table.add_row(label, f"{count:,}")
+    channels = Table(title="Interactions per channel", show_edge=False)
+    channels.add_column("channel")
+    channels.add_column("interactions", justify="right")
+    for channel, count in data.channels.items():
+        channels.add_row(channel, f"{count:,}")
+    console.print(table)
+    console.print(channels)
+    console.print(
+        f"{where}: filled in {data.seconds:.1f} s. Next: omnikit report --out report.html",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _configured(

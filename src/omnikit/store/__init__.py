@@ -91,6 +91,10 @@ class StoreTransaction(Protocol):
         are left out."""
         ...
 
+    def has_customers(self) -> bool:
+        """True when the store holds at least one customer (merged or erased ones count)."""
+        ...
+
     # interactions
     def insert_interaction(self, interaction: Interaction) -> bool:
         """Insert unless ``(channel, external_id)`` exists; True when inserted."""

@@ -514,6 +514,11 @@ class SqlTransaction(StoreTransaction):
         params = {"kind": kind, "scope": scope, "value": value}
         return _customer(self._run("customer_by_identity", build, params).fetchall())
 
+    def has_customers(self) -> bool:
+        first = select(customers.c.id).limit(bindparam("limit")).offset(bindparam("offset"))
+        row = self._run("has_customers", lambda: first, {"limit": 1, "offset": 0}).fetchone()
+        return row is not None
+
     def insert_identity(self, identity: Identity) -> None:
         self._run(
             "insert_identity",

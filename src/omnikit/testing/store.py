@@ -134,6 +134,14 @@ class StoreConformance:
         with store.transaction() as tx:
             assert tx.get_customer(loner.id) == loner
 
+    def test_has_customers_once_one_is_stored(self, store: Store) -> None:
+        with store.transaction() as tx:
+            assert tx.has_customers() is False
+        with store.transaction(write=True) as tx:
+            tx.insert_customer(customer())
+        with store.transaction() as tx:
+            assert tx.has_customers() is True
+
     def test_customer_round_trips_with_identities(self, store: Store) -> None:
         jan = customer(
             (IdentityKind.EMAIL, "", "jan@example.nl"),
