@@ -575,6 +575,46 @@ if _MISSING is None:
             before, after = _upgrade(url)
         typer.echo(f"schema revision: {before or '(empty store)'} -> {after}")
 
+    @app.command()
+    def report(
+        start: Annotated[
+            datetime | None,
+            typer.Option(
+                "--from",
+                formats=["%Y-%m-%d"],
+                help="First day (default: the first day with a contact).",
+            ),
+        ] = None,
+        end: Annotated[
+            datetime | None,
+            typer.Option(
+                "--to",
+                formats=["%Y-%m-%d"],
+                help="Last day, included (default: the last day with a contact).",
+            ),
+        ] = None,
+        out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
+        title: Annotated[str, typer.Option(help="The report's title.")] = "Customer contact report",
+        url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
+    ) -> None:
+        """Write the management report: contact volume per channel over time, channel
+        switches (a Sankey diagram), purposes per channel, channel performance and the
+        most common journeys, as one self-contained HTML file that works offline.
+
+        Example: omnikit report --from 2026-01-01 --to 2026-03-31 --out report.html
+        """
+        from omnikit.report import write_report
+
+        with _failures(), _open(url, None) as kit:
+            written = write_report(
+                kit,
+                out,
+                None if start is None else start.date(),
+                None if end is None else end.date(),
+                title=title,
+            )
+        typer.echo(f"report written to {written}")
+
 
 def _upgrade(url: str | None) -> tuple[str | None, str | None]:
     """Migrate the store at ``url`` (not created when it is a missing SQLite file);

@@ -19,6 +19,7 @@ __all__ = [
     "case_performance",
     "contact_counts",
     "contact_performance",
+    "contact_span",
     "paths",
     "switches",
 ]
@@ -88,6 +89,17 @@ def contact_counts(by: Sequence[str], every: str | None, months: int) -> Sql:
             f"FROM interactions AS i {join} "
             f"WHERE {_IN_PERIOD} AND {_CONTACT} "
             f"GROUP BY {groups} ORDER BY {groups}"
+        )
+
+    return sql
+
+
+def contact_span() -> Sql:
+    """The first and last instant of any contact (NULLs when there is none)."""
+
+    def sql(dialect: str) -> str:
+        return (
+            f"SELECT MIN(i.occurred_at), MAX(i.occurred_at) FROM interactions AS i WHERE {_CONTACT}"
         )
 
     return sql
