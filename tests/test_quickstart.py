@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import runpy
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -42,3 +45,26 @@ def test_example_script_runs(
     monkeypatch.setattr(sys, "argv", [script])
     runpy.run_path(str(ROOT / "examples" / script), run_name="__main__")
     assert capsys.readouterr().out.strip(), f"{script} prints what it did"
+
+
+@pytest.mark.slow
+def test_readme_main_command_runs_as_written(tmp_path: Path) -> None:
+    """The first set-up command's ``omnikit`` steps, as written, in a fresh directory
+    (the venv and install steps are what CI itself does)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)[0].strip()
+    steps = [step.strip() for step in command.split("&&")]
+    commands = [step for step in steps if step.startswith(".venv/bin/omnikit")]
+    assert commands, "the main command runs omnikit"
+    omnikit = Path(sys.executable).parent / "omnikit"
+    env = {k: v for k, v in os.environ.items() if k != "OMNIKIT_URL"}
+    for step in commands:
+        argv = [str(omnikit), *shlex.split(step)[1:]]
+        done = subprocess.run(
+            argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, f"{step}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    assert (tmp_path / "omnikit.db").exists()
+    report = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert 'class="sankey"' not in report  # drawn by the browser, from the figure data
+    assert '"type":"sankey"' in report.replace(" ", "")
