@@ -24,6 +24,7 @@ from pydantic import JsonValue
 from sqlalchemy import (
     Engine,
     Table,
+    any_,
     bindparam,
     case,
     delete,
@@ -174,49 +175,56 @@ def pool_options(url: URL, given: Mapping[str, Any]) -> tuple[URL, dict[str, Any
     return url.set(query=query), options
 
 
-def _merged_of(size: int) -> Callable[[], ClauseElement]:
+def _among(column: ColumnElement[Any], size: int | None) -> ColumnElement[bool]:
+    """``column IN (:i0, …)`` with ``size`` parameters, or, for ``None``, ``column =
+    ANY(:ids)`` with one array parameter (PostgreSQL): one short statement, whatever the
+    number of values, that psycopg parses once and caches."""
+    if size is None:
+        return column == any_(bindparam("ids"))
+    return column.in_([bindparam(f"i{n}") for n in range(size)])
+
+
+def _merged_of(size: int | None) -> Callable[[], ClauseElement]:
     """Build ``SELECT id, merged_into FROM customers WHERE id IN (size ids)``."""
 
     def build() -> ClauseElement:
-        return select(customers.c.id, customers.c.merged_into).where(
-            customers.c.id.in_([bindparam(f"i{n}") for n in range(size)])
-        )
+        return select(customers.c.id, customers.c.merged_into).where(_among(customers.c.id, size))
 
     return build
 
 
-def _identities_in(size: int) -> Callable[[], ClauseElement]:
+def _identities_in(size: int | None) -> Callable[[], ClauseElement]:
     """Build ``SELECT * FROM identities WHERE kind = … AND scope = … AND value IN (…)``."""
 
     def build() -> ClauseElement:
         return select(identities).where(
             identities.c.kind == bindparam("kind"),
             identities.c.scope == bindparam("scope"),
-            identities.c.value.in_([bindparam(f"i{n}") for n in range(size)]),
+            _among(identities.c.value, size),
         )
 
     return build
 
 
-def _profiles_of(size: int) -> Callable[[], ClauseElement]:
+def _profiles_of(size: int | None) -> Callable[[], ClauseElement]:
     """Build ``SELECT id, name, language FROM customers WHERE id IN (size ids)``."""
 
     def build() -> ClauseElement:
         return select(customers.c.id, customers.c.name, customers.c.language).where(
-            customers.c.id.in_([bindparam(f"i{n}") for n in range(size)])
+            _among(customers.c.id, size)
         )
 
     return build
 
 
-def _owners_of(size: int) -> Callable[[], ClauseElement]:
+def _owners_of(size: int | None) -> Callable[[], ClauseElement]:
     """Build ``SELECT external_id, customer_id FROM interactions WHERE channel = … AND
     external_id IN (size ids)``."""
 
     def build() -> ClauseElement:
         return select(interactions.c.external_id, interactions.c.customer_id).where(
             interactions.c.channel == bindparam("channel"),
-            interactions.c.external_id.in_([bindparam(f"i{n}") for n in range(size)]),
+            _among(interactions.c.external_id, size),
         )
 
     return build
@@ -570,47 +578,46 @@ class SqlTransaction(StoreTransaction):
         return self._first(send) if self._pending else send()
 
     def find_identities_in(self, kind: str, scope: str, values: Sequence[str]) -> list[Identity]:
-        wanted = list(dict.fromkeys(values))
-        found: list[Identity] = []
-        for start in range(0, len(wanted), _MOVE_CHUNK):
-            chunk = wanted[start : start + _MOVE_CHUNK]
-            params: dict[str, Any] = {f"i{n}": value for n, value in enumerate(chunk)}
-            params.update(kind=kind, scope=scope)
-            rows = self._run(
-                f"find_identities_in_{len(chunk)}", _identities_in(len(chunk)), params
-            ).fetchall()
-            found.extend(_identity(row) for row in rows)
-        return found
+        rows = self._among(
+            "find_identities_in", _identities_in, values, {"kind": kind, "scope": scope}
+        )
+        return [_identity(row) for row in rows]
 
     def customer_profiles(
         self, customer_ids: Sequence[str]
     ) -> dict[str, tuple[str | None, str | None]]:
-        ids = list(dict.fromkeys(customer_ids))
-        found: dict[str, tuple[str | None, str | None]] = {}
-        for start in range(0, len(ids), _MOVE_CHUNK):
-            chunk = ids[start : start + _MOVE_CHUNK]
-            rows = self._run(
-                f"customer_profiles_{len(chunk)}",
-                _profiles_of(len(chunk)),
-                {f"i{n}": customer_id for n, customer_id in enumerate(chunk)},
-            ).fetchall()
-            found.update({str(row[0]): (row[1], row[2]) for row in rows})
-        return found
+        rows = self._among("customer_profiles", _profiles_of, customer_ids, {})
+        return {str(row[0]): (row[1], row[2]) for row in rows}
+
+    def _among(
+        self,
+        name: str,
+        build: Callable[[int | None], Callable[[], ClauseElement]],
+        values: Sequence[str],
+        params: Mapping[str, Any],
+    ) -> list[Row]:
+        """The rows of ``build``'s query for distinct ``values``: on PostgreSQL one
+        statement with the values as one array; elsewhere one per ``_MOVE_CHUNK`` values
+        (below every driver's parameter limit)."""
+        wanted = list(dict.fromkeys(values))
+        if not wanted:
+            return []
+        if self._sql.dialect == "postgresql":
+            return list(self._run(f"{name}_any", build(None), {**params, "ids": wanted}).fetchall())
+        rows: list[Row] = []
+        for start in range(0, len(wanted), _MOVE_CHUNK):
+            chunk = wanted[start : start + _MOVE_CHUNK]
+            chunk_params = {**params, **{f"i{n}": value for n, value in enumerate(chunk)}}
+            rows.extend(
+                self._run(f"{name}_{len(chunk)}", build(len(chunk)), chunk_params).fetchall()
+            )
+        return rows
 
     # interactions -------------------------------------------------------------------
 
     def interaction_owners(self, channel: str, external_ids: Sequence[str]) -> dict[str, str]:
-        wanted = list(dict.fromkeys(external_ids))
-        found: dict[str, str] = {}
-        for start in range(0, len(wanted), _MOVE_CHUNK):
-            chunk = wanted[start : start + _MOVE_CHUNK]
-            params: dict[str, Any] = {f"i{n}": value for n, value in enumerate(chunk)}
-            params["channel"] = channel
-            rows = self._run(
-                f"interaction_owners_{len(chunk)}", _owners_of(len(chunk)), params
-            ).fetchall()
-            found.update({str(row[0]): str(row[1]) for row in rows})
-        return found
+        rows = self._among("interaction_owners", _owners_of, external_ids, {"channel": channel})
+        return {str(row[0]): str(row[1]) for row in rows}
 
     def _insert_interaction_sql(self) -> str:
         backend = self._sql.backend()
@@ -1153,15 +1160,8 @@ class SqlTransaction(StoreTransaction):
 
     def resolve_customers(self, customer_ids: Sequence[str]) -> dict[str, str]:
         ids = list(dict.fromkeys(customer_ids))
-        merged: dict[str, str] = {}
-        for start in range(0, len(ids), _MOVE_CHUNK):
-            chunk = ids[start : start + _MOVE_CHUNK]
-            rows = self._run(
-                f"resolve_customers_{len(chunk)}",
-                _merged_of(len(chunk)),
-                {f"i{n}": customer_id for n, customer_id in enumerate(chunk)},
-            ).fetchall()
-            merged.update({str(row[0]): row[1] for row in rows})
+        rows = self._among("resolve_customers", _merged_of, ids, {})
+        merged: dict[str, str] = {str(row[0]): row[1] for row in rows}
         resolved: dict[str, str] = {}
         for customer_id in ids:
             if customer_id not in merged:
