@@ -18,7 +18,7 @@ from omnikit.store.schema import VERSION_TABLE
 
 __all__ = ["HEAD", "current_revision", "upgrade"]
 
-HEAD = "0004"
+HEAD = "0005"
 """The newest schema revision this omnikit knows (a test checks it against Alembic)."""
 
 

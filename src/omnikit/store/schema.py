@@ -150,7 +150,7 @@ interactions = Table(
     Column("status", String(16)),
     Column("metadata", Text),
     UniqueConstraint("channel", "external_id"),
-    Index(None, "customer_id", "occurred_at", "id"),
+    Index(None, "customer_id", "occurred_at", "id", "direction", "channel"),
     Index(None, "customer_id", "channel", "occurred_at"),
     Index(None, "case_id"),
 )
