@@ -147,6 +147,118 @@ def test_contacts_per_week_and_month(kit: Omnikit) -> None:
     assert [(r.period, r.contacts) for r in one] == [(date(2026, 1, 1), 2)]
 
 
+AMSTERDAM = "Europe/Amsterdam"
+
+
+def test_contacts_count_the_days_weeks_and_months_of_a_timezone(kit: Omnikit) -> None:
+    jan = kit.customers.identify(email="jan@example.nl").id
+    for at in (
+        datetime(2026, 1, 4, 23, 30, tzinfo=UTC),  # Monday 5 Jan 00:30 in Amsterdam (CET)
+        datetime(2026, 3, 29, 0, 30, tzinfo=UTC),  # 01:30 CET, before summer time starts
+        datetime(2026, 3, 29, 1, 30, tzinfo=UTC),  # 03:30 CEST, after
+        datetime(2026, 3, 29, 22, 30, tzinfo=UTC),  # Monday 30 March 00:30 CEST
+        datetime(2026, 3, 31, 22, 30, tzinfo=UTC),  # 1 April 00:30 CEST
+    ):
+        contact(kit, jan, "sms", at)
+    april = (date(2026, 1, 1), date(2026, 4, 30))
+
+    def counts(every: str, timezone: str = "UTC") -> list[tuple[date | None, int]]:
+        rows = kit.analytics.contacts(*april, by=(), every=every, timezone=timezone)  # type: ignore[arg-type]
+        return [(r.period, r.contacts) for r in rows]
+
+    assert counts("day") == [
+        (date(2026, 1, 4), 1),
+        (date(2026, 3, 29), 3),
+        (date(2026, 3, 31), 1),
+    ]
+    assert counts("day", AMSTERDAM) == [
+        (date(2026, 1, 5), 1),
+        (date(2026, 3, 29), 2),  # the 23-hour day summer time starts on
+        (date(2026, 3, 30), 1),
+        (date(2026, 4, 1), 1),
+    ]
+    assert counts("week") == [
+        (date(2025, 12, 29), 1),
+        (date(2026, 3, 23), 3),
+        (date(2026, 3, 30), 1),
+    ]
+    assert counts("week", AMSTERDAM) == [
+        (date(2026, 1, 5), 1),
+        (date(2026, 3, 23), 2),
+        (date(2026, 3, 30), 2),
+    ]
+    assert counts("month") == [(date(2026, 1, 1), 1), (date(2026, 3, 1), 4)]
+    assert counts("month", AMSTERDAM) == [
+        (date(2026, 1, 1), 1),
+        (date(2026, 3, 1), 3),
+        (date(2026, 4, 1), 1),
+    ]
+    # New York is behind UTC: 23:30 UTC on 4 January is still the 4th there
+    assert counts("day", "America/New_York")[0] == (date(2026, 1, 4), 1)
+
+
+def test_dates_are_days_of_the_timezone_in_every_query(kit: Omnikit) -> None:
+    jan = kit.customers.identify(email="jan@example.nl").id
+    contact(kit, jan, "sms", datetime(2026, 3, 31, 22, 30, tzinfo=UTC))  # 1 April in Amsterdam
+    contact(kit, jan, "email", datetime(2026, 3, 31, 23, 0, tzinfo=UTC))
+    contact(kit, jan, "phone", datetime(2026, 4, 1, 22, 30, tzinfo=UTC))  # 2 April there
+    first = (date(2026, 4, 1), date(2026, 4, 1))
+    analytics = kit.analytics
+    assert sum(r.contacts for r in analytics.contacts(*first, every=None)) == 1
+    assert sum(r.contacts for r in analytics.contacts(*first, every=None, timezone=AMSTERDAM)) == 2
+    assert analytics.switches(*first).total == 0
+    assert [
+        (r.from_channel, r.to_channel) for r in analytics.switches(*first, timezone=AMSTERDAM)
+    ] == [("sms", "email")]
+    assert [r.channels for r in analytics.paths(*first, timezone=AMSTERDAM)] == [("sms", "email")]
+    assert len(analytics.paths(*first)) == 0
+    assert [r.channel for r in analytics.channel_performance(*first)] == ["phone"]
+    assert [r.channel for r in analytics.channel_performance(*first, timezone=AMSTERDAM)] == [
+        "email",
+        "sms",
+    ]
+    # an aware datetime means the same instant whatever the timezone
+    instant = (datetime(2026, 3, 31, 22, tzinfo=UTC), datetime(2026, 4, 1, 22, tzinfo=UTC))
+    assert (
+        analytics.switches(*instant).total
+        == analytics.switches(*instant, timezone=AMSTERDAM).total
+        == 1
+    )
+
+
+@pytest.mark.parametrize(
+    "zone", ["UTC", AMSTERDAM, "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"]
+)
+def test_the_offsets_of_a_period_match_the_zone_at_every_instant(zone: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    from omnikit.analytics import _offsets
+
+    tz = ZoneInfo(zone)
+    low = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
+    high = int(datetime(2027, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
+    shifts = _offsets(tz, low, high)
+
+    def real(micros: int) -> int:
+        at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+        offset = at.astimezone(tz).utcoffset()
+        assert offset is not None
+        return offset // timedelta(microseconds=1)
+
+    def table(micros: int) -> int:
+        return [offset for since, offset in shifts if since <= micros][-1]
+
+    assert shifts[0][0] == low
+    expected_changes = {"UTC": 0, "Asia/Kolkata": 0}.get(zone, 4)  # two a year
+    assert len(shifts) == 1 + expected_changes
+    for since, _ in shifts[1:]:  # each change to the microsecond
+        assert real(since) != real(since - 1)
+        assert table(since - 1) == real(since - 1) and table(since) == real(since)
+    step = (high - low) // 997
+    for micros in range(low, high, step):
+        assert table(micros) == real(micros)
+
+
 def test_period_bounds_dates_include_the_end_day_datetimes_exclude_the_end(
     kit: Omnikit,
 ) -> None:
@@ -186,6 +298,10 @@ def test_period_bounds_dates_include_the_end_day_datetimes_exclude_the_end(
         (lambda a: a.paths(*Q1, top=0), "top 0"),
         (lambda a: a.paths(*Q1, min_steps=True), "min_steps True"),
         (lambda a: a.channel_performance(*Q1, repeat_within=-hours(1)), "repeat_within"),
+        (lambda a: a.contacts(*Q1, timezone="Mars/Olympus"), "timezone 'Mars/Olympus'"),
+        (lambda a: a.switches(*Q1, timezone=1), "timezone 1"),
+        (lambda a: a.paths(*Q1, timezone=""), "timezone ''"),
+        (lambda a: a.channel_performance(*Q1, timezone="CET+1"), "timezone 'CET\\+1'"),
         (lambda a: a.set_costs({"phone": -1}), "cost -1"),
         (lambda a: a.set_costs({"phone": float("nan")}), "cost nan"),
     ],

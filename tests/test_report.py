@@ -86,6 +86,27 @@ def test_write_report_defaults_to_the_span_of_the_contacts(kit: Omnikit, tmp_pat
         write_report(kit, tmp_path / "missing" / "dir" / "r.html")
 
 
+def test_the_report_counts_the_days_of_its_timezone(kit: Omnikit) -> None:
+    jan = kit.customers.identify(email="jan@example.nl").id
+    for day in (5, 6):  # 23:30 UTC: the next day in Amsterdam, the same day in New York
+        kit.record(
+            customer=jan,
+            channel="sms",
+            direction="inbound",
+            kind="message",
+            occurred_at=datetime(2026, 1, day, 23, 30, tzinfo=UTC),
+        )
+    assert contact_span(kit) == (date(2026, 1, 5), date(2026, 1, 6))
+    assert contact_span(kit, timezone="Europe/Amsterdam") == (date(2026, 1, 6), date(2026, 1, 7))
+    assert contact_span(kit, timezone="America/New_York") == (date(2026, 1, 5), date(2026, 1, 6))
+    html = build_report(kit, date(2026, 1, 7), date(2026, 1, 7), timezone="Europe/Amsterdam")
+    assert "2026-01-07 to 2026-01-07 (Europe/Amsterdam)" in html
+    assert 'id="no-contacts"' not in html  # the contact of 6 January 23:30 UTC
+    assert 'id="no-contacts"' in build_report(kit, date(2026, 1, 7), date(2026, 1, 7))
+    with pytest.raises(ValidationError, match="timezone 'Amsterdam'"):
+        build_report(kit, date(2026, 1, 7), date(2026, 1, 7), timezone="Amsterdam")
+
+
 def test_the_report_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'shop.db'}"
@@ -106,6 +127,13 @@ def test_the_report_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     )
     assert backwards.exit_code == 2 and "is after end" in backwards.output
     assert "Traceback" not in backwards.output
+    zoned = runner.invoke(
+        app, ["report", "--url", url, "--out", "nl.html", "--timezone", "Europe/Amsterdam"]
+    )
+    assert zoned.exit_code == 0, zoned.output
+    assert "(Europe/Amsterdam)" in (tmp_path / "nl.html").read_text(encoding="utf-8")
+    unknown = runner.invoke(app, ["report", "--url", url, "--timezone", "Mars/Olympus"])
+    assert unknown.exit_code == 2 and "timezone 'Mars/Olympus'" in unknown.output
     helped = runner.invoke(app, ["report", "--help"], env={"COLUMNS": "120"})
     assert "Example: omnikit report" in helped.output
 

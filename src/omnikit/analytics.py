@@ -7,10 +7,12 @@ SQLite and PostgreSQL alike; Python receives one row per group. Results are
 ``to_polars()``.
 
 Periods: ``start`` and ``end`` are timezone-aware datetimes (``end`` exclusive) or
-dates (a whole UTC day each, ``end`` inclusive): ``contacts(date(2026, 1, 1),
-date(2026, 3, 31))`` is the first quarter. A *contact* is an inbound or outbound
-interaction; internal notes are not contacts. Days, weeks (from Monday) and months
-are UTC.
+dates (a whole day each, ``end`` inclusive): ``contacts(date(2026, 1, 1),
+date(2026, 3, 31))`` is the first quarter. Days, weeks (from Monday) and months are
+those of ``timezone`` (an IANA name, default ``"UTC"``): with
+``timezone="Europe/Amsterdam"`` a date is an Amsterdam calendar day, and a contact at
+23:30 UTC on 1 January counts on 2 January. A *contact* is an inbound or outbound
+interaction; internal notes are not contacts.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ import importlib
 import io
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
+from zoneinfo import ZoneInfo
 
 from omnikit._time import from_micros, to_micros
 from omnikit.errors import MissingDependencyError, ValidationError
 from omnikit.model._base import Model
+from omnikit.model.hours import _zone_name
 from omnikit.store import aggregates
 
 if TYPE_CHECKING:
@@ -291,25 +295,36 @@ class Analytics:
         *,
         by: Sequence[str] | str = ("channel", "purpose"),
         every: Every | None = "day",
+        timezone: str = "UTC",
     ) -> Rows[ContactCount]:
-        """Contacts per period (``every`` day, week or month; ``None``: the whole
-        period at once) and per ``by`` (any of ``"channel"``, ``"purpose"``,
-        ``"kind"``, ``"agent"``): counts, distinct customers, inbound and outbound.
+        """Contacts per period (``every`` day, week or month of ``timezone``;
+        ``None``: the whole period at once) and per ``by`` (any of ``"channel"``,
+        ``"purpose"``, ``"kind"``, ``"agent"``): counts, distinct customers, inbound
+        and outbound.
 
-        Raises ``ValidationError`` for a bad period, an unknown dimension or ``every``.
+        Raises ``ValidationError`` for a bad period, an unknown dimension, ``every`` or
+        ``timezone``.
         """
-        low, high = _period(start, end)
+        zone = _zone(timezone)
+        low, high = _period(start, end, zone)
         dims = _dimensions(by)
         if every is not None and every not in _EVERY:
             raise ValidationError(f"every {every!r} is not one of 'day', 'week', 'month', None")
         params: dict[str, Any] = {"start": low, "end": high}
         months: list[date] = []
+        shifts: list[tuple[int, int]] = []
         if every == "month":
-            months = _months(from_micros(low).date(), from_micros(high - 1).date())
+            months = _months(_local(low, zone).date(), _local(high - 1, zone).date())
             for n, first in enumerate(months[1:], start=1):
-                params[f"m{n}"] = to_micros(datetime.combine(first, time(), UTC))
-        name = f"contacts:{','.join(dims)}:{every}:{len(months)}"
-        sql = aggregates.contact_counts(dims, every, len(months))
+                params[f"m{n}"] = to_micros(datetime.combine(first, time(), zone))
+        elif every is not None:
+            shifts = _offsets(zone, low, high)
+            params["o0"] = shifts[0][1]
+            for n, (since, offset) in enumerate(shifts[1:], start=1):
+                params[f"s{n}"] = since
+                params[f"o{n}"] = offset
+        name = f"contacts:{','.join(dims)}:{every}:{len(months)}:{len(shifts)}"
+        sql = aggregates.contact_counts(dims, every, len(months), len(shifts))
         with self._kit.store.transaction() as tx:
             found = tx.aggregate(name, sql, params)
         rows = []
@@ -339,14 +354,16 @@ class Analytics:
         *,
         within: timedelta = timedelta(days=7),
         per: Literal["customer", "case"] = "customer",
+        timezone: str = "UTC",
     ) -> Switches:
         """The channel-to-channel matrix: for each pair of consecutive contacts of one
         customer (``per="case"``: of one case) in the period, at most ``within`` apart,
         the channel of the first and of the second.
 
-        Raises ``ValidationError`` for a bad period, ``within`` or ``per``.
+        Raises ``ValidationError`` for a bad period, ``within``, ``per`` or
+        ``timezone`` (which says what a date means).
         """
-        low, high = _period(start, end)
+        low, high = _period(start, end, _zone(timezone))
         params = {"start": low, "end": high, "within": _within(within)}
         with self._kit.store.transaction() as tx:
             found = tx.aggregate(f"switches:{_per(per)}", aggregates.switches(per), params)
@@ -364,6 +381,7 @@ class Analytics:
         top: int = 20,
         min_steps: int = 2,
         per: Literal["customer", "case"] = "customer",
+        timezone: str = "UTC",
     ) -> Rows[ChannelPath]:
         """The ``top`` most common journeys' channel paths, most common first.
 
@@ -373,10 +391,10 @@ class Analytics:
         → phone``). Paths with fewer than ``min_steps`` channels are left out (1 keeps
         single-channel journeys).
 
-        Raises ``ValidationError`` for a bad period, ``within``, ``top``, ``min_steps``
-        or ``per``.
+        Raises ``ValidationError`` for a bad period, ``within``, ``top``, ``min_steps``,
+        ``per`` or ``timezone`` (which says what a date means).
         """
-        low, high = _period(start, end)
+        low, high = _period(start, end, _zone(timezone))
         params = {
             "start": low,
             "end": high,
@@ -400,15 +418,17 @@ class Analytics:
         end: datetime | date,
         *,
         repeat_within: timedelta = timedelta(days=7),
+        timezone: str = "UTC",
     ) -> Rows[ChannelPerformance]:
         """Per channel: volume, first-response and resolution time (p50, p90),
         first-contact resolution, repeat contacts within ``repeat_within``, reopens,
         SLA attainment, outbound delivery and failure, and cost where configured
         (``set_costs``). See ``ChannelPerformance`` for each figure's definition.
 
-        Raises ``ValidationError`` for a bad period or ``repeat_within``.
+        Raises ``ValidationError`` for a bad period, ``repeat_within`` or ``timezone``
+        (which says what a date means).
         """
-        low, high = _period(start, end)
+        low, high = _period(start, end, _zone(timezone))
         repeat = _within(repeat_within, "repeat_within")
         params = {"start": low, "end": high, "repeat": repeat, "end_repeat": high + repeat}
         case_params = {"start": low, "end": high}
@@ -475,20 +495,62 @@ class Analytics:
 # checks and conversions -------------------------------------------------------------------
 
 
-def _instant(value: object, name: str, *, end: bool) -> int:
+def _zone(value: object) -> ZoneInfo:
+    """The ``ZoneInfo`` of an IANA timezone name; ``ValidationError`` otherwise."""
+    return ZoneInfo(_zone_name(value))
+
+
+def _local(micros: int, zone: ZoneInfo) -> datetime:
+    return from_micros(micros).astimezone(zone)
+
+
+def _offset(micros: int, zone: ZoneInfo) -> int:
+    """``zone``'s offset from UTC at the instant ``micros``, in microseconds."""
+    offset = _local(micros, zone).utcoffset()
+    assert offset is not None  # a ZoneInfo always has one
+    return offset // timedelta(microseconds=1)
+
+
+def _offsets(zone: ZoneInfo, low: int, high: int) -> list[tuple[int, int]]:
+    """``zone``'s offsets from UTC during ``[low, high)``: ``(since, offset)`` pairs,
+    the first since ``low``, each later one from the exact instant it took effect.
+
+    Offsets change a few times a year (daylight saving time), so a day-by-day walk
+    finds each change and a binary search its microsecond.
+    """
+    shifts = [(low, _offset(low, zone))]
+    at = low
+    while at < high:
+        step = min(at + aggregates.DAY, high - 1)
+        if _offset(step, zone) == shifts[-1][1]:
+            at = step + 1 if step == high - 1 else step
+            continue
+        before, after = at, step  # the offset changes in (before, after]
+        while after - before > 1:
+            middle = (before + after) // 2
+            if _offset(middle, zone) == shifts[-1][1]:
+                before = middle
+            else:
+                after = middle
+        shifts.append((after, _offset(after, zone)))
+        at = after
+    return shifts
+
+
+def _instant(value: object, name: str, zone: ZoneInfo, *, end: bool) -> int:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValidationError(f"{name} {value.isoformat()} is naive; give a timezone")
         return to_micros(value)
     if isinstance(value, date):
         day = value + timedelta(days=1) if end else value
-        return to_micros(datetime.combine(day, time(), UTC))
+        return to_micros(datetime.combine(day, time(), zone))
     raise ValidationError(f"{name} {value!r} must be a date or a timezone-aware datetime")
 
 
-def _period(start: object, end: object) -> tuple[int, int]:
-    low = _instant(start, "start", end=False)
-    high = _instant(end, "end", end=True)
+def _period(start: object, end: object, zone: ZoneInfo) -> tuple[int, int]:
+    low = _instant(start, "start", zone, end=False)
+    high = _instant(end, "end", zone, end=True)
     if low > high:
         raise ValidationError(f"start {start} is after end {end}")
     if low == high:

@@ -596,12 +596,19 @@ if _MISSING is None:
         out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
         title: Annotated[str, typer.Option(help="The report's title.")] = "Customer contact report",
         url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
+        timezone: Annotated[
+            str,
+            typer.Option(
+                help="Whose days, weeks and months: an IANA name such as Europe/Amsterdam."
+            ),
+        ] = "UTC",
     ) -> None:
         """Write the management report: contact volume per channel over time, channel
         switches (a Sankey diagram), purposes per channel, channel performance and the
         most common journeys, as one self-contained HTML file that works offline.
 
         Example: omnikit report --from 2026-01-01 --to 2026-03-31 --out report.html
+        --timezone Europe/Amsterdam
         """
         from omnikit.report import write_report
 
@@ -612,6 +619,7 @@ if _MISSING is None:
                 None if start is None else start.date(),
                 None if end is None else end.date(),
                 title=title,
+                timezone=timezone,
             )
         typer.echo(f"report written to {written}")
 

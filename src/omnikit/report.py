@@ -17,12 +17,14 @@ import importlib
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, select_autoescape
 
 from omnikit._time import from_micros
 from omnikit.analytics import ChannelPerformance, Every
 from omnikit.errors import MissingDependencyError, NotFoundError, ValidationError
+from omnikit.model.hours import _zone_name
 from omnikit.store import aggregates
 
 if TYPE_CHECKING:
@@ -33,14 +35,18 @@ __all__ = ["build_report", "contact_span", "write_report"]
 DEFAULT_TITLE = "Customer contact report"
 
 
-def contact_span(kit: Omnikit) -> tuple[date, date] | None:
-    """The first and last day (UTC) with a contact in the store; ``None`` when it
-    holds none."""
+def contact_span(kit: Omnikit, *, timezone: str = "UTC") -> tuple[date, date] | None:
+    """The first and last day (of ``timezone``) with a contact in the store; ``None``
+    when it holds none. Raises ``ValidationError`` for an unknown ``timezone``."""
+    zone = ZoneInfo(_zone_name(timezone))
     with kit.store.transaction() as tx:
         ((first, last),) = tx.aggregate("span", aggregates.contact_span(), {})
     if first is None:
         return None
-    return from_micros(int(first)).date(), from_micros(int(last)).date()
+    return (
+        from_micros(int(first)).astimezone(zone).date(),
+        from_micros(int(last)).astimezone(zone).date(),
+    )
 
 
 def write_report(
@@ -50,15 +56,18 @@ def write_report(
     end: date | None = None,
     *,
     title: str = DEFAULT_TITLE,
+    timezone: str = "UTC",
 ) -> Path:
-    """Write the report of ``start`` to ``end`` (dates, both included; default: the
-    span of the store's contacts) to ``path`` and return the path.
+    """Write the report of ``start`` to ``end`` (dates of ``timezone``, both
+    included; default: the span of the store's contacts) to ``path`` and return the
+    path.
 
     Raises ``NotFoundError`` when no period is given and the store holds no contacts,
-    ``ValidationError`` for a bad period, ``MissingDependencyError`` without plotly.
+    ``ValidationError`` for a bad period or timezone, ``MissingDependencyError``
+    without plotly.
     """
     if start is None or end is None:
-        span = contact_span(kit)
+        span = contact_span(kit, timezone=timezone)
         if span is None:
             raise NotFoundError(
                 f"the store {kit.store.url} holds no contacts to report on "
@@ -67,7 +76,7 @@ def write_report(
         start = span[0] if start is None else start
         end = span[1] if end is None else end
     target = Path(path)
-    html = build_report(kit, start, end, title=title)
+    html = build_report(kit, start, end, title=title, timezone=timezone)
     try:
         target.write_text(html, encoding="utf-8")
     except OSError as error:
@@ -75,23 +84,34 @@ def write_report(
     return target
 
 
-def build_report(kit: Omnikit, start: date, end: date, *, title: str = DEFAULT_TITLE) -> str:
-    """The report of ``start`` to ``end`` (dates, both included) as one HTML page.
+def build_report(
+    kit: Omnikit,
+    start: date,
+    end: date,
+    *,
+    title: str = DEFAULT_TITLE,
+    timezone: str = "UTC",
+) -> str:
+    """The report of ``start`` to ``end`` (dates, both included) as one HTML page;
+    days, weeks and months are those of ``timezone`` (an IANA name).
 
     A period without contacts gives a page that says so. Raises ``ValidationError``
-    for a bad period and ``MissingDependencyError`` without plotly.
+    for a bad period or timezone and ``MissingDependencyError`` without plotly.
     """
+    timezone = _zone_name(timezone)
     for name, value in (("start", start), ("end", end)):
         if not isinstance(value, date) or isinstance(value, datetime):
             raise ValidationError(f"{name} {value!r} must be a date")
     go = _plotly()
     every = _every(start, end)
     analytics = kit.analytics
-    volume = analytics.contacts(start, end, by="channel", every=every)
-    purposes = analytics.contacts(start, end, by=("channel", "purpose"), every=None)
-    switches = analytics.switches(start, end)
-    paths = analytics.paths(start, end, top=20)
-    performance = analytics.channel_performance(start, end)
+    volume = analytics.contacts(start, end, by="channel", every=every, timezone=timezone)
+    purposes = analytics.contacts(
+        start, end, by=("channel", "purpose"), every=None, timezone=timezone
+    )
+    switches = analytics.switches(start, end, timezone=timezone)
+    paths = analytics.paths(start, end, top=20, timezone=timezone)
+    performance = analytics.channel_performance(start, end, timezone=timezone)
 
     figures: list[tuple[str, str, str]] = []
     if len(volume):
@@ -158,6 +178,7 @@ def build_report(kit: Omnikit, start: date, end: date, *, title: str = DEFAULT_T
         title=title,
         start=start,
         end=end,
+        timezone=timezone,
         made=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         plotly_js=importlib.import_module("plotly.offline").get_plotlyjs(),
         figures=figures,
@@ -254,7 +275,7 @@ _PAGE = """<!DOCTYPE html>
 </head>
 <body>
 <h1>{{ title }}</h1>
-<p class="meta">{{ start }} to {{ end }} (UTC) · {{ "{:,}".format(total) }} contacts ·
+<p class="meta">{{ start }} to {{ end }} ({{ timezone }}) · {{ "{:,}".format(total) }} contacts ·
 made {{ made }} by omnikit</p>
 {% if not figures %}
 <p class="empty" id="no-contacts">No contacts in this period.</p>

@@ -51,14 +51,23 @@ def _json_text(dialect: str, column: str, key: str) -> str:
     return f"json_extract({column}, '$.{key}')"
 
 
-def _period(every: str | None, months: int) -> str:
-    """The period of ``i.occurred_at`` as an integer: days or weeks since the epoch, or
-    the index of the month among the bounds ``:m1`` … ``:m{months}`` (each the start of
-    the next month)."""
+def _local(shifts: int) -> str:
+    """``i.occurred_at`` in local time: plus the offset from UTC ``:o0``, or with
+    ``shifts`` offsets, ``:o{n}`` from the instant ``:s{n}`` on."""
+    if shifts <= 1:
+        return "(i.occurred_at + :o0)"
+    branches = " ".join(f"WHEN i.occurred_at < :s{n} THEN :o{n - 1}" for n in range(1, shifts))
+    return f"(i.occurred_at + CASE {branches} ELSE :o{shifts - 1} END)"
+
+
+def _period(every: str | None, months: int, shifts: int) -> str:
+    """The period of ``i.occurred_at`` as an integer: local days or weeks since the
+    epoch (see ``_local``), or the index of the month among the bounds ``:m1`` …
+    ``:m{months}`` (each the start of the next month)."""
     if every == "day":
-        return f"i.occurred_at / {DAY}"
+        return f"{_local(shifts)} / {DAY}"
     if every == "week":  # 1970-01-01 was a Thursday: + 3 days starts weeks on Monday
-        return f"(i.occurred_at / {DAY} + 3) / 7"
+        return f"({_local(shifts)} / {DAY} + 3) / 7"
     if every == "month":
         branches = " ".join(f"WHEN i.occurred_at < :m{n} THEN {n - 1}" for n in range(1, months))
         return f"CASE {branches} ELSE {months - 1} END" if branches else "0"
@@ -73,8 +82,9 @@ _DIMENSIONS = {
 }
 
 
-def contact_counts(by: Sequence[str], every: str | None, months: int) -> Sql:
-    """Contacts, unique customers, inbound and outbound per period and ``by``."""
+def contact_counts(by: Sequence[str], every: str | None, months: int, shifts: int = 0) -> Sql:
+    """Contacts, unique customers, inbound and outbound per period and ``by``; local
+    periods with ``shifts`` offsets from UTC (see ``_local``)."""
     columns = [_DIMENSIONS[name] for name in by]
     groups = ", ".join(["period", *columns])
 
@@ -82,7 +92,7 @@ def contact_counts(by: Sequence[str], every: str | None, months: int) -> Sql:
         join = _purposes(dialect) if "purpose" in by else ""
         selected = "".join(f"{column}, " for column in columns)
         return (
-            f"SELECT {_period(every, months)} AS period, {selected}"
+            f"SELECT {_period(every, months, shifts)} AS period, {selected}"
             "COUNT(*), COUNT(DISTINCT i.customer_id), "
             "SUM(CASE WHEN i.direction = 'inbound' THEN 1 ELSE 0 END), "
             "SUM(CASE WHEN i.direction = 'outbound' THEN 1 ELSE 0 END) "
