@@ -55,6 +55,22 @@ def test_url_forms(server: PostgresServer) -> None:
             assert "***" in kit.store.url or "@" not in server.url.split("//")[1].split("/")[0]
 
 
+def test_aggregates_run_without_jit_in_their_transaction_only(fresh_database: str) -> None:
+    with Omnikit(fresh_database, pool_size=1, max_overflow=0) as kit:  # one connection
+        with kit.store.transaction() as tx:
+            first = tx.aggregate("jit?", lambda dialect: "SHOW jit", {})
+            again = tx.aggregate("jit?", lambda dialect: "SHOW jit", {})
+        with kit.store.transaction() as tx:
+            assert tx.get_customer("00000000-0000-0000-0000-000000000000") is None
+            cursor = tx._cur  # type: ignore[attr-defined]
+            cursor.execute("SELECT setting, reset_val FROM pg_settings WHERE name = 'jit'")
+            ((after, default),) = cursor.fetchall()
+    # SET LOCAL goes with the aggregate, in its round trip, and ends with the
+    # transaction: the same connection's next transaction has the server's setting
+    assert first == again == [("off",)]
+    assert after == default
+
+
 def test_pool_settings_from_keywords_and_url(server: PostgresServer) -> None:
     with Omnikit(server.url, pool_size=3, max_overflow=1, pool_timeout=5) as kit:
         pool = kit.store._engine.pool  # type: ignore[attr-defined]
