@@ -194,10 +194,7 @@ class Rows(Sequence[RowT], Generic[RowT]):
 
         Raises ``MissingDependencyError`` when pandas is not installed.
         """
-        try:
-            pandas = importlib.import_module("pandas")
-        except ImportError:
-            raise MissingDependencyError("to_pandas() needs pandas: pip install pandas") from None
+        pandas = _optional("pandas", "to_pandas()")
         return pandas.DataFrame(self.to_dicts(), columns=list(self._columns))
 
     def to_polars(self) -> Any:
@@ -205,10 +202,7 @@ class Rows(Sequence[RowT], Generic[RowT]):
 
         Raises ``MissingDependencyError`` when polars is not installed.
         """
-        try:
-            polars = importlib.import_module("polars")
-        except ImportError:
-            raise MissingDependencyError("to_polars() needs polars: pip install polars") from None
+        polars = _optional("polars", "to_polars()")
         records = [
             {key: list(value) if isinstance(value, tuple) else value for key, value in r.items()}
             for r in self.to_dicts()
@@ -493,6 +487,17 @@ class Analytics:
 
 
 # checks and conversions -------------------------------------------------------------------
+
+
+def _optional(package: str, needed_by: str) -> Any:
+    """The module ``package``; ``MissingDependencyError`` naming ``needed_by`` and the
+    install command when it is not installed."""
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        raise MissingDependencyError(
+            f"{needed_by} needs {package}: pip install {package}"
+        ) from None
 
 
 def _zone(value: object) -> ZoneInfo:

@@ -165,7 +165,7 @@ class Customers:
                     id=customer_id,
                     name=name,
                     language=language,
-                    identities=tuple(_identity(customer_id, i, now, source) for i in wanted),
+                    identities=tuple(new_identity(customer_id, i, now, source) for i in wanted),
                     created_at=now,
                     updated_at=now,
                 )
@@ -182,7 +182,7 @@ class Customers:
         for identifier in wanted:
             known = have.get((identifier.kind, identifier.scope, identifier.value))
             if known is None:
-                tx.insert_identity(_identity(customer.id, identifier, now, source))
+                tx.insert_identity(new_identity(customer.id, identifier, now, source))
             elif now - known.last_seen_at >= LAST_SEEN_RESOLUTION:
                 tx.update_identity(known.model_copy(update={"last_seen_at": now}))
         if (name and not customer.name) or (language and not customer.language):
@@ -360,7 +360,9 @@ class Customers:
             }
             tx.update_identity(current.model_copy(update=update))
             return
-        identity = _identity(customer.id, identifier, now, source, verified=verified, shared=shared)
+        identity = new_identity(
+            customer.id, identifier, now, source, verified=verified, shared=shared
+        )
         tx.insert_identity(identity)
         audit(
             tx,
@@ -609,7 +611,7 @@ def _missing(
     return bool(name and not customer.name) or bool(language and not customer.language)
 
 
-def _identity(
+def new_identity(
     customer_id: str,
     identifier: Identifier,
     now: datetime,
@@ -618,6 +620,8 @@ def _identity(
     verified: bool = False,
     shared: bool = False,
 ) -> Identity:
+    """A new identity of ``customer_id`` for a normalised ``identifier``, first and
+    last seen ``now``: what identify, the importer and the demo data store."""
     return Identity(
         id=new_id(),
         customer_id=customer_id,

@@ -38,6 +38,7 @@ from omnikit._ids import new_id
 from omnikit.cases import apply_change, case_event, join, open_case
 from omnikit.cases import status_updates as _status_updates
 from omnikit.continuity import continue_case
+from omnikit.customers import new_identity
 from omnikit.demo import SteppedClock
 from omnikit.errors import ConflictError, ValidationError
 from omnikit.identity import collect_identifiers
@@ -873,23 +874,7 @@ class _Person:
         self.created = at
         self.source = source
         for identifier in wanted:
-            self.identities.append(
-                Identity.trusted(
-                    id=new_id(),
-                    customer_id=self.id,
-                    kind=identifier.kind,
-                    scope=identifier.scope or None,
-                    value=identifier.value,
-                    raw=identifier.raw,
-                    source=source,
-                    verified=False,
-                    first_seen_at=at,
-                    last_seen_at=at,
-                    undeliverable_reason=None,
-                    undeliverable_at=None,
-                    shared=False,
-                )
-            )
+            self.identities.append(new_identity(self.id, identifier, at, source))
         self.updated = at
         if self.vip:
             self.updated = at + timedelta(minutes=1)

@@ -39,6 +39,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from omnikit import _validate
 from omnikit._ids import new_id
 from omnikit._time import to_micros
+from omnikit.customers import new_identity
 from omnikit.errors import (
     AmbiguousIdentityError,
     ConflictError,
@@ -992,7 +993,7 @@ def _write(kit: Omnikit, tx: StoreTransaction, rows: list[_Row], outcome: _Outco
                 key = (identifier.kind.value, identifier.scope, identifier.value)
                 if key in have or any(owner_of(i) == customer_id for i in known.get(key, ())):
                     continue
-                identity = _identity(customer_id, identifier, now)
+                identity = new_identity(customer_id, identifier, now, "import")
                 known.setdefault(key, []).append(identity)
                 if customer_id in new_customers:
                     customer = new_customers[customer_id]
@@ -1015,7 +1016,7 @@ def _write(kit: Omnikit, tx: StoreTransaction, rows: list[_Row], outcome: _Outco
                 fills[customer_id] = (name or row.name, language or row.language)
         else:
             customer_id = new_id()
-            identities = tuple(_identity(customer_id, i, now) for i in row.identifiers)
+            identities = tuple(new_identity(customer_id, i, now, "import") for i in row.identifiers)
             for identity in identities:
                 known.setdefault(
                     (identity.kind.value, identity.scope or "", identity.value), []
@@ -1072,21 +1073,3 @@ def _write(kit: Omnikit, tx: StoreTransaction, rows: list[_Row], outcome: _Outco
         else:
             outcome.imported += len(interactions)
     outcome.created += len(new_customers)
-
-
-def _identity(customer_id: str, identifier: Identifier, now: datetime) -> Identity:
-    return Identity.trusted(
-        id=new_id(),
-        customer_id=customer_id,
-        kind=identifier.kind,
-        scope=identifier.scope or None,
-        value=identifier.value,
-        raw=identifier.raw,
-        source="import",
-        verified=False,
-        first_seen_at=now,
-        last_seen_at=now,
-        undeliverable_reason=None,
-        undeliverable_at=None,
-        shared=False,
-    )

@@ -349,6 +349,20 @@ class _Statements:
         return self._backend
 
 
+def _customer_params(customer: Customer) -> dict[str, Any]:
+    """The ``customers`` row of a new customer (not merged, not erased)."""
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "language": customer.language,
+        "attributes": json.dumps(customer.attributes, ensure_ascii=False),
+        "created_at": to_micros(customer.created_at),
+        "updated_at": to_micros(customer.updated_at),
+        "merged_into": None,
+        "erased_at": None,
+    }
+
+
 _NO_JIT = "SET LOCAL jit = off"
 """For the rest of the transaction: no JIT compilation of plans (see ``aggregate``)."""
 
@@ -447,16 +461,7 @@ class SqlTransaction(StoreTransaction):
         self._run(
             "insert_customer",
             lambda: insert(customers).values(_all_params(customers)),
-            {
-                "id": customer.id,
-                "name": customer.name,
-                "language": customer.language,
-                "attributes": json.dumps(customer.attributes, ensure_ascii=False),
-                "created_at": to_micros(customer.created_at),
-                "updated_at": to_micros(customer.updated_at),
-                "merged_into": None,
-                "erased_at": None,
-            },
+            _customer_params(customer),
         )
         for identity in customer.identities:
             self.insert_identity(identity)
@@ -541,19 +546,7 @@ class SqlTransaction(StoreTransaction):
     def insert_customers(self, customers_: Sequence[Customer]) -> None:
         if not customers_:
             return
-        rows = [
-            {
-                "id": customer.id,
-                "name": customer.name,
-                "language": customer.language,
-                "attributes": json.dumps(customer.attributes, ensure_ascii=False),
-                "created_at": to_micros(customer.created_at),
-                "updated_at": to_micros(customer.updated_at),
-                "merged_into": None,
-                "erased_at": None,
-            }
-            for customer in customers_
-        ]
+        rows = [_customer_params(customer) for customer in customers_]
         self._executemany(
             self._sql.sql(
                 "insert_customer", lambda: insert(customers).values(_all_params(customers))
