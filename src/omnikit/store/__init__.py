@@ -324,7 +324,8 @@ class StoreTransaction(Protocol):
         """The rows of a read-only aggregate query. ``sql(dialect)`` writes it for the
         store's dialect (``"sqlite"``, ``"postgresql"``) with ``:name`` parameters; the
         text is compiled once per ``name``, so the same name must always give the same
-        text for a dialect."""
+        text for a dialect. On PostgreSQL the rest of the transaction runs without JIT
+        compilation of plans (``SET LOCAL jit = off``), which cost more than it saved."""
         ...
 
 
