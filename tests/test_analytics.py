@@ -576,6 +576,42 @@ def test_switch_totals_equal_a_naive_count(
     assert switches.total == sum(expected.values())
 
 
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    minutes=st.lists(st.integers(0, 70 * 24 * 60), min_size=1, max_size=25),
+    zone=st.sampled_from([AMSTERDAM, "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"]),
+    every=st.sampled_from(["day", "week", "month"]),
+)
+def test_local_periods_equal_a_naive_count(
+    kit: Omnikit, minutes: list[int], zone: str, every: str
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    # Each example writes into a stretch of its own (around the spring and autumn
+    # changes of both hemispheres in turn), so examples do not see each other.
+    run = next(_run)
+    start = datetime(2031 + run // 2, 3 if run % 2 else 9, 1, tzinfo=UTC)
+    who = kit.customers.identify(external_ids={"webshop": f"tz-{run}"}).id
+    tz = ZoneInfo(zone)
+    expected: dict[date, int] = {}
+    for n, minute in enumerate(minutes):
+        at = start + timedelta(minutes=minute, microseconds=n)
+        contact(kit, who, "sms", at)
+        day = at.astimezone(tz).date()
+        if every == "week":
+            day -= timedelta(days=day.weekday())
+        elif every == "month":
+            day = day.replace(day=1)
+        expected[day] = expected.get(day, 0) + 1
+    moment = (start, start + timedelta(days=71))  # instants: the zone only groups
+    rows = kit.analytics.contacts(*moment, by=(), every=every, timezone=zone)  # type: ignore[arg-type]
+    assert {r.period: r.contacts for r in rows} == expected
+
+
 @pytest.mark.parametrize("query", ["contacts", "switches", "paths", "channel_performance"])
 def test_an_empty_store_gives_empty_rows(kit: Omnikit, query: str) -> None:
     rows = getattr(kit.analytics, query)(*Q1)
