@@ -82,9 +82,10 @@ _DIMENSIONS = {
 }
 
 
-def contact_counts(by: Sequence[str], every: str | None, months: int, shifts: int = 0) -> Sql:
-    """Contacts, unique customers, inbound and outbound per period and ``by``; local
-    periods with ``shifts`` offsets from UTC (see ``_local``)."""
+def contact_counts(by: Sequence[str], every: str | None, months: int, shifts: int) -> Sql:
+    """Contacts, unique customers, inbound and outbound per period and ``by``: local
+    days and weeks with ``shifts`` offsets from UTC (see ``_local``), months between
+    ``months`` bounds."""
     columns = [_DIMENSIONS[name] for name in by]
     groups = ", ".join(["period", *columns])
 
